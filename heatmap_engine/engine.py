@@ -1,0 +1,131 @@
+"""The single-threaded engine core: apply events, refresh snapshots. No threads, no sockets.
+
+``HeatmapService`` runs one of these on its engine thread; tests and replays drive it directly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from heatmap_engine.clusters import ClusterParams
+from heatmap_engine.config import Settings
+from heatmap_engine.exchanges.base import Event
+from heatmap_engine.models import LONG, SHORT, Liquidation, MarkPrice, Snapshot
+from heatmap_engine.store import EngineState
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Engine:
+    """Realized-liquidation clusters for a set of symbols.
+
+    ``clock`` gives "now" in epoch ms for decay. With ``event_time=True`` now is instead the
+    newest exchange time seen (events and prices), which is what a replay of old data needs.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        symbols: Iterable[str] | None = None,
+        clock: Callable[[], int] = wall_clock_ms,
+        event_time: bool = False,
+    ):
+        self.settings = settings
+        self.params = ClusterParams(
+            window_pct=settings.cluster_window_pct,
+            min_cluster_size=settings.min_cluster_size,
+            decay_window_ms=settings.decay_window_ms,
+        )
+        initial = tuple(symbols) if symbols is not None else settings.symbols
+        accept_any = initial == ("all",)
+        self.state = EngineState(() if accept_any else initial, self.params, accept_any)
+        self.clock = clock
+        self.event_time = event_time
+        self._newest_event_ms = 0
+        self.refreshes = 0
+        self.last_refresh_ms: int | None = None
+        self.last_refresh_seconds: float | None = None
+
+    def now_ms(self) -> int:
+        if self.event_time:
+            return self._newest_event_ms
+        return self.clock()
+
+    def process(self, events: Iterable[Event]) -> None:
+        state = self.state
+        for event in events:
+            if self.event_time and isinstance(event, (Liquidation, MarkPrice)):
+                self._newest_event_ms = max(self._newest_event_ms, event.event_time_ms)
+            state.apply(event, self.now_ms())
+
+    def refresh(self, now_ms: int | None = None) -> int:
+        started = time.perf_counter()
+        now = self.now_ms() if now_ms is None else now_ms
+        changed = self.state.refresh(now)
+        self.refreshes += 1
+        self.last_refresh_ms = now
+        self.last_refresh_seconds = time.perf_counter() - started
+        return changed
+
+    def set_symbols(self, symbols: Iterable[str]) -> None:
+        self.state.set_symbols(symbols)
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return self.state.symbols
+
+    def snapshot(self, symbol: str) -> Snapshot | None:
+        return self.state.snapshot(symbol)
+
+    def snapshots(self) -> dict[str, Snapshot]:
+        return self.state.snapshots()
+
+    def status(self) -> dict[str, Any]:
+        state = self.state
+        counters, notional = dict(state.counters), dict(state.notional)
+        snapshots = state.snapshots()
+        by_side = {
+            side: {
+                "count": counters.get(f"liquidations_{side}", 0),
+                "notional_usd": notional.get(f"liquidations_{side}", 0.0),
+            }
+            for side in (LONG, SHORT)
+        }
+        skipped = {
+            key.removeprefix("skipped_"): {
+                "count": count,
+                "notional_usd": notional.get(key, 0.0),
+            }
+            for key, count in counters.items()
+            if key.startswith("skipped_")
+        }
+        return {
+            "liquidations": counters.get("liquidations", 0),
+            "liquidations_notional_usd": notional.get("liquidations", 0.0),
+            "by_side": by_side,
+            "duplicates": counters.get("duplicates", 0),
+            "untracked_symbol": counters.get("untracked_symbol", 0),
+            "older_than_window": counters.get("older_than_window", 0),
+            "skipped": skipped,
+            "mark_prices": {
+                "stream": counters.get("prices_stream", 0),
+                "rest": counters.get("prices_rest", 0),
+                "symbols_priced": len(state.prices),
+            },
+            "events_held": state.events_held(),
+            "evicted": counters.get("evicted", 0),
+            "refreshes": self.refreshes,
+            "last_refresh_ms": self.last_refresh_ms,
+            "last_refresh_duration_ms": (
+                None if self.last_refresh_seconds is None else self.last_refresh_seconds * 1000
+            ),
+            "clusters": {
+                LONG: sum(s.long_clusters for s in snapshots.values()),
+                SHORT: sum(s.short_clusters for s in snapshots.values()),
+            },
+            "last_liquidation_ms": state.last_liquidation_ms,
+        }

@@ -1,0 +1,200 @@
+"""Binance USDⓈ-M futures: URLs, subscriptions and pure frame parsers.
+
+Wire reference: ``shared/protocols/exchange-protocols.md`` §1. Since 2026-04-23 market streams
+(``!forceOrder@arr``, ``!markPrice@arr@1s``) flow only on the ``/market`` route; an unrouted
+connection acknowledges the subscription and then stays silent.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import orjson
+
+from heatmap_engine.exchanges.base import (
+    EMPTY_CONTROL,
+    Event,
+    ParseResult,
+    VenueAdapter,
+    failed,
+)
+from heatmap_engine.models import LONG, SHORT, Liquidation, MarkPrice, Skipped
+
+EXCHANGE = "binance"
+LIQUIDATION_STREAM = "!forceOrder@arr"
+MARK_PRICE_STREAM = "!markPrice@arr@1s"
+STREAMS: tuple[str, ...] = (LIQUIDATION_STREAM, MARK_PRICE_STREAM)
+
+# COIN-M contract sizes in USD: BTCUSD contracts are 100 USD, every other coin 10 USD (§1.7).
+_CM_CONTRACT_USD = {"BTCUSD": 100.0}
+_CM_DEFAULT_CONTRACT_USD = 10.0
+# Word characters only: real contracts include non-Latin names such as "币安人生USDT".
+_SYMBOL = re.compile(r"^\w{2,40}$")
+
+
+def stream_url(route_base: str) -> str:
+    """Combined-stream endpoint on a route base such as ``wss://fstream.binance.com/market``."""
+    return route_base.rstrip("/") + "/stream"
+
+
+def subscribe_messages(first_id: int, streams: tuple[str, ...] = STREAMS) -> list[str]:
+    """One SUBSCRIBE request (ids must be unsigned integers, §1.3)."""
+    body = {"method": "SUBSCRIBE", "params": list(streams), "id": first_id}
+    return [orjson.dumps(body).decode()]
+
+
+def _number(value: Any) -> float | None:
+    """A finite float from a JSON string or number, else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        return None
+    return result if math.isfinite(result) else None
+
+
+def _int_ms(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    number = _number(value)
+    return int(number) if number is not None and number > 0 else None
+
+
+def _is_coin_margined_name(symbol: str) -> bool:
+    """``BTCUSD_PERP`` / ``ETHUSD_251226`` are COIN-M; ``BTCUSDT_251226`` is a USDⓈ-M delivery."""
+    pair, _, suffix = symbol.partition("_")
+    return bool(suffix) and pair.endswith("USD")
+
+
+def parse_force_order(event: dict[str, Any], received_at_ms: int) -> ParseResult:
+    """``forceOrder`` event -> one Liquidation (or a counted Skipped).
+
+    Reads ``o.s`` symbol; ``o.S`` side of the liquidation ORDER (``SELL`` closes a long, so the
+    liquidated side is ``long``; ``BUY`` means a short was liquidated); ``o.ap`` average fill price,
+    falling back to ``o.p`` (the limit price) when ``ap`` is missing or zero; ``o.z`` accumulated
+    filled quantity, falling back to ``o.q``; ``o.T`` trade time (falling back to ``E``); ``o.X``
+    status. ``st`` (1 = USDⓈ-M, 2 = COIN-M) and ``ps`` may sit inside ``o`` or at the top level.
+    COIN-M events (``st`` 2, or a ``BTCUSD_PERP``-style name) count contracts, not coins: they are
+    skipped from USDT clusters as ``Skipped("coin_margined")`` with their USD value computed
+    from the contract size, so they are counted but never mixed into USDT notional.
+    """
+    order = event.get("o")
+    if not isinstance(order, dict):
+        return failed("missing_field")
+    symbol = order.get("s")
+    if not isinstance(symbol, str) or not symbol:
+        return failed("missing_field")
+    if not _SYMBOL.match(symbol):
+        return failed("bad_symbol")
+    symbol_type = order.get("st", event.get("st"))
+    side_raw = order.get("S")
+    if side_raw == "SELL":
+        side = LONG
+    elif side_raw == "BUY":
+        side = SHORT
+    else:
+        return failed("bad_side" if side_raw is not None else "missing_field")
+    price = _number(order.get("ap"))
+    if not price or price <= 0:
+        price = _number(order.get("p"))
+    quantity = _number(order.get("z"))
+    if not quantity or quantity <= 0:
+        quantity = _number(order.get("q"))
+    event_time = _int_ms(order.get("T")) or _int_ms(event.get("E"))
+    if price is None or quantity is None or event_time is None:
+        return failed("missing_field" if None in (order.get("p"), order.get("q")) else "bad_number")
+    if price <= 0 or quantity <= 0:
+        return failed("bad_number")
+    if symbol_type == 2 or _is_coin_margined_name(symbol):
+        pair = str(order.get("ps", event.get("ps", symbol.split("_")[0])))
+        contract_usd = _CM_CONTRACT_USD.get(pair, _CM_DEFAULT_CONTRACT_USD)
+        return ParseResult(
+            events=(Skipped(EXCHANGE, "coin_margined", symbol, quantity * contract_usd),)
+        )
+    liquidation = Liquidation(
+        exchange=EXCHANGE,
+        symbol=symbol.upper(),
+        liquidated_side=side,
+        price=price,
+        quantity=quantity,
+        notional_usd=price * quantity,
+        event_time_ms=event_time,
+        received_at_ms=received_at_ms,
+        order_status=str(order.get("X", "FILLED")),
+    )
+    return ParseResult(events=(liquidation,))
+
+
+def _mark_price(item: Any) -> MarkPrice | str:
+    if not isinstance(item, dict) or item.get("e") != "markPriceUpdate":
+        return "unexpected_frame"
+    symbol = item.get("s")
+    price = _number(item.get("p"))
+    event_time = _int_ms(item.get("E"))
+    if not isinstance(symbol, str) or not symbol or event_time is None:
+        return "missing_field"
+    if price is None or price <= 0:
+        return "bad_number"
+    return MarkPrice(EXCHANGE, symbol.upper(), price, event_time)
+
+
+def parse_mark_prices(items: list[Any] | dict[str, Any]) -> ParseResult:
+    """``markPriceUpdate`` object or array -> MarkPrice per entry (``s``, ``p`` mark, ``E`` time).
+
+    The all-market array arrives split over several messages per tick; each message is parsed on
+    its own and the engine merges entries into its per-symbol cache. A broken entry is reported
+    without losing the good ones.
+    """
+    entries = items if isinstance(items, list) else [items]
+    events: list[Event] = []
+    errors: list[str] = []
+    for item in entries:
+        result = _mark_price(item)
+        if isinstance(result, str):
+            errors.append(result)
+        else:
+            events.append(result)
+    return ParseResult(events=tuple(events), errors=tuple(errors))
+
+
+def parse_payload(payload: Any, received_at_ms: int) -> ParseResult:
+    """A decoded payload, wrapped (``{"stream", "data"}``) or raw."""
+    if isinstance(payload, list):
+        return parse_mark_prices(payload)
+    if not isinstance(payload, dict):
+        return failed("unexpected_frame")
+    if "stream" in payload and "data" in payload:
+        return parse_payload(payload["data"], received_at_ms)
+    kind = payload.get("e")
+    if kind == "forceOrder":
+        return parse_force_order(payload, received_at_ms)
+    if kind == "markPriceUpdate":
+        return parse_mark_prices(payload)
+    if "id" in payload and "result" in payload:
+        return EMPTY_CONTROL
+    if "code" in payload and "msg" in payload:
+        return failed("error_frame")
+    return failed("unexpected_frame")
+
+
+def parse(raw: str | bytes, received_at_ms: int) -> ParseResult:
+    """Decode one websocket text frame and parse it; never raises on bad input."""
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return failed("not_json")
+    return parse_payload(payload, received_at_ms)
+
+
+ADAPTER = VenueAdapter(
+    name=EXCHANGE,
+    connect_url=stream_url,
+    subscribe_messages=subscribe_messages,
+    parse=parse,
+    streams=STREAMS,
+)

@@ -1,0 +1,171 @@
+"""Normalised, immutable types that flow through the engine.
+
+Times are UTC epoch milliseconds (integers) everywhere inside the engine; they become ISO 8601
+strings with an explicit offset only when a snapshot is serialised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Side = Literal["long", "short"]
+LONG: Side = "long"
+SHORT: Side = "short"
+
+
+def iso_utc(ms: int | None) -> str | None:
+    """Epoch milliseconds -> ISO 8601 with an explicit UTC offset (millisecond precision)."""
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class Liquidation:
+    """One forced order, normalised across venues.
+
+    ``liquidated_side`` names whose position was closed: ``long`` when the exchange's liquidation
+    order sold (Binance ``S=SELL``), ``short`` when it bought.
+    """
+
+    exchange: str
+    symbol: str
+    liquidated_side: Side
+    price: float
+    quantity: float
+    notional_usd: float
+    event_time_ms: int
+    received_at_ms: int
+    order_status: str = "FILLED"
+
+    @property
+    def dedupe_key(self) -> tuple[Any, ...]:
+        """Identity of the order: the same forced order seen twice has the same key."""
+        return (
+            self.exchange,
+            self.symbol,
+            self.event_time_ms,
+            self.liquidated_side,
+            self.quantity,
+            self.price,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MarkPrice:
+    """A mark-price update for one symbol."""
+
+    exchange: str
+    symbol: str
+    mark_price: float
+    event_time_ms: int
+    source: str = "stream"
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A well-formed event the engine does not cluster, kept for counting (never silent)."""
+
+    exchange: str
+    reason: str
+    symbol: str
+    notional_usd: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """A realized-liquidation cluster: one price cell of one side of one symbol.
+
+    See ``heatmap_engine.clusters`` and the README section "How clusters are made" for the exact
+    definition of every field.
+    """
+
+    cluster_id: int
+    side: Side
+    price_level: float
+    liquidation_count: int
+    total_notional: float
+    weighted_notional: float
+    strength: float
+    distance_from_price: float | None
+    last_updated_ms: int
+    price_low: float
+    price_high: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "price_level": self.price_level,
+            "side": self.side,
+            "liquidation_count": self.liquidation_count,
+            "total_notional": self.total_notional,
+            "strength": self.strength,
+            "distance_from_price": self.distance_from_price,
+            "cluster_id": self.cluster_id,
+            "last_updated": iso_utc(self.last_updated_ms),
+            "weighted_notional": self.weighted_notional,
+            "price_low": self.price_low,
+            "price_high": self.price_high,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything a reader needs about one symbol at one refresh; never mutated after creation.
+
+    ``version`` increases by one each time the published content of this symbol changes, so a
+    reader that already holds version N can skip work.
+    """
+
+    symbol: str
+    version: int
+    computed_at_ms: int
+    current_price: float | None
+    price_time_ms: int | None
+    clusters: tuple[Cluster, ...] = field(default_factory=tuple)
+    events_in_window: int = 0
+    notional_in_window: float = 0.0
+    window_minutes: float = 60.0
+    min_cluster_size: int = 5
+
+    @property
+    def long_clusters(self) -> int:
+        return sum(1 for c in self.clusters if c.side == LONG)
+
+    @property
+    def short_clusters(self) -> int:
+        return sum(1 for c in self.clusters if c.side == SHORT)
+
+    def filtered(
+        self, min_strength: float = 0.0, max_distance: float | None = None
+    ) -> list[Cluster]:
+        """Clusters at or above ``min_strength`` and within ``max_distance`` percent of price.
+
+        With no current price a cluster's distance is unknown, so a distance filter keeps it.
+        """
+        return [
+            c
+            for c in self.clusters
+            if c.strength >= min_strength
+            and (
+                max_distance is None
+                or c.distance_from_price is None
+                or c.distance_from_price <= max_distance
+            )
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol,
+            "version": self.version,
+            "current_price": self.current_price,
+            "price_time": iso_utc(self.price_time_ms),
+            "clusters": [c.to_dict() for c in self.clusters],
+            "timestamp": iso_utc(self.computed_at_ms),
+            "total_clusters": len(self.clusters),
+            "events_in_window": self.events_in_window,
+            "notional_in_window": self.notional_in_window,
+            "window_minutes": self.window_minutes,
+            "min_cluster_size": self.min_cluster_size,
+        }

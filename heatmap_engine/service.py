@@ -1,0 +1,253 @@
+"""Owns the engine thread: ``start()``, ``stop(timeout)``, ``snapshot()``, ``status()``.
+
+Threads (all named, all started by ``start()``, never at import):
+
+* ``heatmap-engine``: the only writer of engine state. It drains the event queue, applies
+  commands and refreshes the snapshots every ``update_interval`` seconds.
+* the message source (``heatmap-feed-binance`` for the live feed, ``heatmap-replay`` ...): parses
+  frames and puts events on the queue. The queue is unbounded: events are never dropped.
+* ``heatmap-rest``: fetches the universe from ``exchangeInfo`` when ``HEATMAP_SYMBOLS=all`` and
+  polls mark prices over REST only while the mark-price stream is stale.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from heatmap_engine.config import Settings
+from heatmap_engine.engine import Engine, wall_clock_ms
+from heatmap_engine.exchanges import binance
+from heatmap_engine.exchanges.base import Event
+from heatmap_engine.exchanges.binance_rest import BinanceRest, RestUnavailable
+from heatmap_engine.feed import LiveFeed
+from heatmap_engine.models import Snapshot
+from heatmap_engine.recording import Recorder
+from heatmap_engine.symbols import SymbolResolver, perpetuals_from_exchange_info
+
+log = logging.getLogger(__name__)
+_STOP = object()
+
+
+class MessageSource(Protocol):
+    def start(self) -> None: ...
+    def stop(self, timeout: float = 5.0) -> bool: ...
+    def status(self) -> dict[str, Any]: ...
+
+
+SourceFactory = Callable[[Callable[[tuple[Event, ...]], None]], MessageSource]
+
+
+class HeatmapService:
+    """The running product minus the web layer."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        source_factory: SourceFactory | None = None,
+        rest: BinanceRest | None = None,
+        mode: str = "live",
+        event_time: bool = False,
+        clock: Callable[[], int] = wall_clock_ms,
+    ):
+        self.settings = settings
+        self.mode = mode
+        self.engine = Engine(settings, clock=clock, event_time=event_time)
+        self.rest = rest or BinanceRest(settings.binance_rest_url, settings.rest_timeout_seconds)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._source_factory = source_factory or self._live_feed
+        self.source: MessageSource | None = None
+        self._resolver = SymbolResolver(self.engine.symbols)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.started_at: float | None = None
+        self.universe_error: str | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def _live_feed(self, sink: Callable[[tuple[Event, ...]], None]) -> MessageSource:
+        s = self.settings
+        return LiveFeed(
+            binance.ADAPTER,
+            s.binance_ws_url,
+            sink,
+            silence_seconds=s.feed_silence_seconds,
+            max_connection_seconds=s.feed_max_connection_seconds,
+            backoff_initial=s.feed_backoff_initial_seconds,
+            backoff_max=s.feed_backoff_max_seconds,
+            recorder=Recorder(s.record_path) if s.record_path else None,
+        )
+
+    def start(self) -> HeatmapService:
+        if self.started_at is not None:
+            raise RuntimeError("service already started")
+        self.started_at = time.time()
+        self._spawn("heatmap-engine", self._run_engine)
+        self._spawn("heatmap-rest", self._run_rest)
+        self.source = self._source_factory(self.submit)
+        self.source.start()
+        return self
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop every thread; True when all ended within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        ok = self.source.stop(timeout) if self.source is not None else True
+        self._stop.set()
+        self._queue.put(_STOP)
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            ok = ok and not thread.is_alive()
+        return ok
+
+    def submit(self, events: tuple[Event, ...]) -> None:
+        """Called by message sources on their threads; never blocks, never drops."""
+        self._queue.put(events)
+
+    def call_in_engine(self, command: Callable[[], None]) -> None:
+        self._queue.put(command)
+
+    # -- engine thread ----------------------------------------------------------------------
+    def _run_engine(self) -> None:
+        interval = self.settings.update_interval
+        next_refresh = time.monotonic()
+        while True:
+            try:
+                item = self._queue.get(timeout=max(0.0, next_refresh - time.monotonic()))
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                return
+            if item is not None:
+                self._handle(item)
+                for _ in range(50_000):
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is _STOP:
+                        return
+                    self._handle(more)
+            if time.monotonic() >= next_refresh:
+                self._refresh()
+                next_refresh = max(next_refresh + interval, time.monotonic() + interval / 10)
+
+    def _handle(self, item: Any) -> None:
+        try:
+            if callable(item):
+                item()
+            else:
+                self.engine.process(item)
+        except Exception:  # the loop boundary: one bad item must not stop the engine
+            log.exception("engine failed to apply %r", item)
+
+    def _refresh(self) -> None:
+        try:
+            self.engine.refresh()
+        except Exception:
+            log.exception("engine refresh failed")
+
+    # -- REST thread ------------------------------------------------------------------------
+    def _run_rest(self) -> None:
+        if self.settings.all_symbols:
+            self._load_universe()
+        next_poll = 0.0
+        while not self._stop.wait(0.5):
+            if not self._prices_stale() or time.monotonic() < next_poll:
+                continue
+            next_poll = time.monotonic() + self.settings.rest_poll_seconds
+            try:
+                prices = self.rest.mark_prices()
+            except RestUnavailable as exc:
+                log.info("REST price fallback unavailable: %s", exc)
+                continue
+            fallback = tuple(
+                type(p)(p.exchange, p.symbol, p.mark_price, p.event_time_ms, "rest") for p in prices
+            )
+            self.submit(fallback)
+
+    def _load_universe(self) -> None:
+        delay = 1.0
+        while not self._stop.is_set():
+            try:
+                symbols = perpetuals_from_exchange_info(self.rest.exchange_info())
+            except (RestUnavailable, ValueError) as exc:
+                self.universe_error = str(exc)
+                log.warning("exchangeInfo failed (%s); retrying in %.0fs", exc, delay)
+                self._stop.wait(delay)
+                delay = min(60.0, delay * 2)
+                continue
+            self.universe_error = None
+            self._resolver = SymbolResolver(symbols)
+            self.call_in_engine(functools.partial(self.engine.set_symbols, symbols))
+            log.info("tracking %d USDⓈ-M perpetuals from exchangeInfo", len(symbols))
+            return
+
+    def _prices_stale(self) -> bool:
+        """True when the mark-price stream has not updated for ``price_stale_seconds``."""
+        newest = max(
+            (p.time_ms for p in self.engine.state.prices.copy().values() if p.source == "stream"),
+            default=None,
+        )
+        stale_ms = self.settings.price_stale_seconds * 1000
+        if newest is None:
+            return (
+                time.time() - (self.started_at or time.time()) >= self.settings.price_stale_seconds
+            )
+        return wall_clock_ms() - newest >= stale_ms
+
+    # -- readers ----------------------------------------------------------------------------
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return self.engine.symbols
+
+    @property
+    def resolver(self) -> SymbolResolver:
+        if set(self._resolver.contracts) != set(self.engine.symbols):
+            self._resolver = SymbolResolver(self.engine.symbols)
+        return self._resolver
+
+    def snapshot(self, symbol: str) -> Snapshot | None:
+        return self.engine.snapshot(symbol)
+
+    def snapshots(self) -> dict[str, Snapshot]:
+        return self.engine.snapshots()
+
+    def feed_state(self) -> str:
+        state = self.source.status().get("state", "idle") if self.source else "idle"
+        if self.mode == "demo" and state in ("live", "subscribing"):
+            return "demo"
+        return state
+
+    def status(self) -> dict[str, Any]:
+        source = self.source.status() if self.source is not None else {}
+        return {
+            "mode": self.mode,
+            "state": self.feed_state(),
+            "uptime_seconds": (time.time() - self.started_at) if self.started_at else 0.0,
+            "symbols_tracked": len(self.engine.symbols),
+            "queue_depth": self._queue.qsize(),
+            "feed": source,
+            "engine": self.engine.status(),
+            "rest": {
+                "used_weight_1m": self.rest.used_weight,
+                "errors": dict(self.rest.errors),
+                "paused_for_seconds": max(0.0, self.rest.blocked_until - time.time()),
+                "universe_error": self.universe_error,
+            },
+            "parameters": {
+                "cluster_window_pct": self.settings.cluster_window_pct,
+                "min_cluster_size": self.settings.min_cluster_size,
+                "time_decay_minutes": self.settings.time_decay_minutes,
+                "update_interval": self.settings.update_interval,
+            },
+        }

@@ -1,0 +1,226 @@
+"""The engine's only mutable state: bounded per-symbol event buffers, prices, counters, snapshots.
+
+Only the engine thread calls the mutating methods. Readers call ``snapshot()`` / ``snapshots()``,
+which return immutable objects from a dict that is replaced, never edited, on each refresh.
+"""
+
+from __future__ import annotations
+
+import threading
+from array import array
+from collections import Counter, deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from heatmap_engine.clusters import SIDE_CODES, ClusterParams, compute_clusters
+from heatmap_engine.models import Liquidation, MarkPrice, Skipped, Snapshot
+
+
+class EventBuffer:
+    """Columnar, append-only events of one symbol (25 bytes each); old ones are evicted in bulk."""
+
+    __slots__ = ("notionals", "prices", "sides", "start", "times")
+
+    def __init__(self) -> None:
+        self.times = array("q")
+        self.prices = array("d")
+        self.notionals = array("d")
+        self.sides = array("b")
+        self.start = 0
+
+    def __len__(self) -> int:
+        return len(self.times) - self.start
+
+    def append(self, liq: Liquidation) -> None:
+        self.times.append(liq.event_time_ms)
+        self.prices.append(liq.price)
+        self.notionals.append(liq.notional_usd)
+        self.sides.append(SIDE_CODES[liq.liquidated_side])
+
+    def evict_before(self, cutoff_ms: int) -> int:
+        """Drop leading events older than ``cutoff_ms``; returns how many left memory."""
+        times, i, end = self.times, self.start, len(self.times)
+        while i < end and times[i] < cutoff_ms:
+            i += 1
+        evicted = i - self.start
+        self.start = i
+        if self.start and self.start * 2 >= len(self.times):
+            for column in (self.times, self.prices, self.notionals, self.sides):
+                del column[: self.start]
+            self.start = 0
+        return evicted
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        s = self.start
+        return (
+            np.frombuffer(self.times, dtype=np.int64)[s:],
+            np.frombuffer(self.prices, dtype=np.float64)[s:],
+            np.frombuffer(self.notionals, dtype=np.float64)[s:],
+            np.frombuffer(self.sides, dtype=np.int8)[s:],
+        )
+
+
+class DedupeWindow:
+    """Remembers order keys for ``horizon_ms`` of event time, so a repeat is recognised.
+
+    Repeats come from overlapping connections (rollover, double subscriptions) and arrive within
+    seconds; two minutes of keys is a wide margin and keeps memory small.
+    """
+
+    def __init__(self, horizon_ms: int = 120_000):
+        self.horizon_ms = horizon_ms
+        self._seen: set[tuple] = set()
+        self._order: deque[tuple[int, tuple]] = deque()
+        self._newest = 0
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def is_new(self, key: tuple, event_time_ms: int) -> bool:
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        self._order.append((event_time_ms, key))
+        self._newest = max(self._newest, event_time_ms)
+        cutoff = self._newest - self.horizon_ms
+        while self._order and self._order[0][0] < cutoff:
+            self._seen.discard(self._order.popleft()[1])
+        return True
+
+
+@dataclass(slots=True)
+class PriceEntry:
+    price: float
+    time_ms: int
+    source: str
+
+
+class EngineState:
+    """Events, prices and published snapshots for the tracked symbols."""
+
+    def __init__(self, symbols: Iterable[str], params: ClusterParams, accept_any: bool = False):
+        self.params = params
+        # accept_any: the universe is not known yet ("all" before exchangeInfo answered), so
+        # every USDT symbol gets a buffer until set_symbols() names the real universe.
+        self.accept_any = accept_any
+        self.symbols: tuple[str, ...] = tuple(symbols)
+        self._tracked = set(self.symbols)
+        self.buffers: dict[str, EventBuffer] = {s: EventBuffer() for s in self.symbols}
+        self.prices: dict[str, PriceEntry] = {}
+        self.dedupe = DedupeWindow()
+        self.counters: Counter[str] = Counter()
+        self.notional: Counter[str] = Counter()
+        self.last_liquidation_ms: int | None = None
+        self._snapshots: dict[str, Snapshot] = {}
+        self._lock = threading.Lock()  # guards set_symbols against a concurrent refresh
+
+    # -- writers (engine thread) ------------------------------------------------------------
+    def set_symbols(self, symbols: Iterable[str]) -> None:
+        """Name the universe; events already held for symbols outside it are counted, not lost."""
+        with self._lock:
+            self.accept_any = False
+            self.symbols = tuple(symbols)
+            self._tracked = set(self.symbols)
+            for s in self.symbols:
+                self.buffers.setdefault(s, EventBuffer())
+            for s in list(self.buffers):
+                if s not in self._tracked:
+                    self.counters["untracked_symbol"] += len(self.buffers.pop(s))
+
+    def apply(self, event: Liquidation | MarkPrice | Skipped, now_ms: int) -> None:
+        if isinstance(event, Liquidation):
+            self._apply_liquidation(event, now_ms)
+        elif isinstance(event, MarkPrice):
+            self.set_price(event.symbol, event.mark_price, event.event_time_ms, event.source)
+        else:
+            self.counters[f"skipped_{event.reason}"] += 1
+            self.notional[f"skipped_{event.reason}"] += event.notional_usd
+
+    def _apply_liquidation(self, liq: Liquidation, now_ms: int) -> None:
+        if not self.dedupe.is_new(liq.dedupe_key, liq.event_time_ms):
+            self.counters["duplicates"] += 1
+            return
+        side = liq.liquidated_side
+        self.counters["liquidations"] += 1
+        self.counters[f"liquidations_{side}"] += 1
+        self.notional["liquidations"] += liq.notional_usd
+        self.notional[f"liquidations_{side}"] += liq.notional_usd
+        if self.last_liquidation_ms is None or liq.event_time_ms > self.last_liquidation_ms:
+            self.last_liquidation_ms = liq.event_time_ms
+        buffer = self.buffers.get(liq.symbol)
+        if buffer is None and self.accept_any and liq.symbol.endswith("USDT"):
+            with self._lock:
+                buffer = self.buffers[liq.symbol] = EventBuffer()
+                self.symbols = (*self.symbols, liq.symbol)
+                self._tracked.add(liq.symbol)
+        if buffer is None:
+            self.counters["untracked_symbol"] += 1
+            self.notional["untracked_symbol"] += liq.notional_usd
+        elif now_ms - liq.event_time_ms >= self.params.decay_window_ms:
+            self.counters["older_than_window"] += 1
+        else:
+            buffer.append(liq)
+
+    def set_price(self, symbol: str, price: float, time_ms: int, source: str) -> None:
+        entry = self.prices.get(symbol)
+        if entry is None or time_ms >= entry.time_ms:
+            self.prices[symbol] = PriceEntry(price, time_ms, source)
+            self.counters[f"prices_{source}"] += 1
+
+    def refresh(self, now_ms: int) -> int:
+        """Evict expired events, recompute every symbol, publish; returns how many changed."""
+        cutoff = now_ms - self.params.decay_window_ms
+        published = dict(self._snapshots)
+        changed = 0
+        with self._lock:
+            for symbol in self.symbols:
+                buffer = self.buffers[symbol]
+                self.counters["evicted"] += buffer.evict_before(cutoff)
+                snapshot = self._compute(symbol, buffer, now_ms, published.get(symbol))
+                if snapshot is not published.get(symbol):
+                    published[symbol] = snapshot
+                    changed += 1
+            for symbol in [s for s in published if s not in self._tracked]:
+                del published[symbol]
+        self._snapshots = published
+        return changed
+
+    def _compute(self, symbol: str, buffer: EventBuffer, now_ms: int, previous: Snapshot | None):
+        price = self.prices.get(symbol)
+        current = price.price if price else None
+        times, prices, notionals, sides = buffer.arrays()
+        clusters = compute_clusters(times, prices, notionals, sides, now_ms, current, self.params)
+        live = times >= now_ms - self.params.decay_window_ms
+        events = int(live.sum())
+        notional = float(notionals[live].sum()) if events else 0.0
+        if (
+            previous is not None
+            and previous.clusters == clusters
+            and previous.current_price == current
+            and previous.events_in_window == events
+        ):
+            return previous
+        return Snapshot(
+            symbol=symbol,
+            version=(previous.version + 1) if previous else 1,
+            computed_at_ms=now_ms,
+            current_price=current,
+            price_time_ms=price.time_ms if price else None,
+            clusters=clusters,
+            events_in_window=events,
+            notional_in_window=notional,
+            window_minutes=self.params.decay_window_ms / 60_000,
+            min_cluster_size=self.params.min_cluster_size,
+        )
+
+    # -- readers (any thread) ---------------------------------------------------------------
+    def snapshot(self, symbol: str) -> Snapshot | None:
+        return self._snapshots.get(symbol)
+
+    def snapshots(self) -> dict[str, Snapshot]:
+        return self._snapshots
+
+    def events_held(self) -> int:
+        return sum(len(b) for b in self.buffers.values())
