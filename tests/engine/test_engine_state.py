@@ -1,0 +1,115 @@
+"""The engine core: dedupe, counting, eviction, snapshots and versions."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from heatmap_engine.config import Settings
+from heatmap_engine.engine import Engine
+from heatmap_engine.models import Liquidation, MarkPrice, Skipped
+
+NOW = 1_800_000_000_000
+MIN = 60_000
+
+
+def liq(symbol="BTCUSDT", side="long", price=100.0, qty=1.0, t=NOW, received=NOW):
+    return Liquidation("binance", symbol, side, price, qty, price * qty, t, received)
+
+
+def engine(**env) -> tuple[Engine, list[int]]:
+    clock = [NOW]
+    settings = Settings.from_env({f"HEATMAP_{k.upper()}": str(v) for k, v in env.items()})
+    return Engine(settings, clock=lambda: clock[0]), clock
+
+
+def test_duplicates_are_counted_once_and_reported():
+    eng, _ = engine()
+    event = liq()
+    eng.process([event, event, dataclasses.replace(event, received_at_ms=NOW + 5)])
+    status = eng.status()
+    assert status["liquidations"] == 1
+    assert status["duplicates"] == 2
+    assert status["events_held"] == 1
+
+
+def test_nothing_received_is_silently_dropped():
+    eng, _ = engine()
+    eng.process(
+        [
+            liq(symbol="NOTTRACKEDUSDT"),
+            liq(t=NOW - 2 * 60 * MIN),  # older than the 60 min window on arrival
+            Skipped("binance", "coin_margined", "BTCUSD_PERP", 3700.0),
+            liq(side="short", price=101.0, qty=2.0),
+        ]
+    )
+    s = eng.status()
+    assert s["liquidations"] == 3
+    assert s["untracked_symbol"] == 1
+    assert s["older_than_window"] == 1
+    assert s["skipped"] == {"coin_margined": {"count": 1, "notional_usd": 3700.0}}
+    assert s["by_side"]["short"] == {"count": 1, "notional_usd": pytest.approx(202.0)}
+    assert s["by_side"]["long"]["count"] == 2
+    assert s["events_held"] == 1
+
+
+def test_snapshot_versions_follow_changes_and_memory_is_released():
+    eng, clock = engine(min_cluster_size=3)
+    eng.process([liq(t=NOW - i * MIN, price=100 + i * 0.01) for i in range(4)])
+    eng.process([MarkPrice("binance", "BTCUSDT", 101.0, NOW)])
+    eng.refresh()
+    first = eng.snapshot("BTCUSDT")
+    assert first.version == 1 and len(first.clusters) == 1
+    assert first.current_price == 101.0
+    eng.refresh()
+    assert eng.snapshot("BTCUSDT") is first  # nothing changed, same object, same version
+    clock[0] += 30 * MIN
+    eng.refresh()
+    second = eng.snapshot("BTCUSDT")
+    assert second.version == 2 and second.clusters[0].strength == 1.0
+    assert second.clusters[0].weighted_notional < first.clusters[0].weighted_notional
+    clock[0] += 60 * MIN
+    eng.refresh()
+    third = eng.snapshot("BTCUSDT")
+    assert third.clusters == () and third.events_in_window == 0
+    assert eng.status()["events_held"] == 0
+    assert eng.status()["evicted"] == 4
+
+
+def test_every_tracked_symbol_gets_a_snapshot_even_without_data():
+    eng, _ = engine(symbols="BTCUSDT,ETHUSDT")
+    eng.refresh()
+    snap = eng.snapshot("ETHUSDT")
+    assert snap is not None and snap.current_price is None and snap.clusters == ()
+    assert eng.snapshot("SOLUSDT") is None
+
+
+def test_mark_prices_merge_across_split_messages_and_older_ones_do_not_win():
+    eng, _ = engine(symbols="BTCUSDT,ETHUSDT")
+    eng.process([MarkPrice("binance", "BTCUSDT", 100.0, NOW)])
+    eng.process([MarkPrice("binance", "ETHUSDT", 10.0, NOW)])
+    eng.process([MarkPrice("binance", "BTCUSDT", 99.0, NOW - 1000, "rest")])
+    eng.refresh()
+    assert eng.snapshot("BTCUSDT").current_price == 100.0
+    assert eng.snapshot("ETHUSDT").current_price == 10.0
+
+
+def test_all_symbols_mode_holds_events_until_the_universe_is_known():
+    eng, _ = engine(symbols="all")
+    eng.process([liq(symbol="NEWCOINUSDT"), liq(symbol="CATUSDT"), liq(symbol="BTCUSDT")])
+    assert eng.status()["events_held"] == 3
+    eng.set_symbols(["BTCUSDT", "NEWCOINUSDT"])
+    s = eng.status()
+    assert s["events_held"] == 2
+    assert s["untracked_symbol"] == 1  # CATUSDT (TradFi) is counted, not silently lost
+    eng.refresh()
+    assert set(eng.snapshots()) == {"BTCUSDT", "NEWCOINUSDT"}
+
+
+def test_snapshot_is_immutable():
+    eng, _ = engine()
+    eng.refresh()
+    snap = eng.snapshot("BTCUSDT")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        snap.version = 99  # type: ignore[misc]
