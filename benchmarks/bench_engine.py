@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import orjson  # noqa: E402
+import orjson
 
-from heatmap_engine.config import Settings  # noqa: E402
-from heatmap_engine.engine import Engine  # noqa: E402
-from heatmap_engine.exchanges import binance  # noqa: E402
+from heatmap_engine.config import Settings
+from heatmap_engine.engine import Engine
+from heatmap_engine.exchanges import binance
 
 NOW = 1_800_000_000_000
 
@@ -126,18 +126,25 @@ def main() -> None:
     print(f"ingest cost / decode cost           {ratio:>12.1f} x")
     refresh = sorted(bench_refresh(result["engine"]))
     held = result["engine"].status()["events_held"]
-    print(f"refresh {args.symbols} symbols, {held:,} events:  median {refresh[len(refresh) // 2]:.1f} ms,"
-          f" max {refresh[-1]:.1f} ms")  # fmt: skip
+    median = refresh[len(refresh) // 2]
+    print(f"refresh {args.symbols} symbols, {held:,} events:  median {median:.1f} ms")
+    print(f"                                    max {refresh[-1]:.1f} ms")
     del result
     gc.collect()
     child = subprocess.run(
-        [sys.executable, __file__, "--memory-child", f"--frames={args.frames}", f"--symbols={args.symbols}"],
+        [sys.executable, __file__, "--memory-child", f"--frames={args.frames}",
+         f"--symbols={args.symbols}"],
         capture_output=True, text=True, check=True, env=dict(os.environ),
     )  # fmt: skip
     mem = orjson.loads(child.stdout.strip().splitlines()[-1])
     grown = (mem["after"] - mem["before"]) / 2**20
-    print(f"RSS before events {mem['before'] / 2**20:.1f} MiB, after {mem['after'] / 2**20:.1f} MiB:"
-          f" +{grown:.1f} MiB for {mem['held']:,} events = {grown * 1024 / args.symbols:.1f} KiB/symbol")  # fmt: skip
+    per_symbol = grown * 1024 / args.symbols
+    print(
+        f"RSS before events {mem['before'] / 2**20:.1f} MiB, after {mem['after'] / 2**20:.1f} MiB"
+    )
+    print(
+        f"engine memory: +{grown:.1f} MiB for {mem['held']:,} events = {per_symbol:.1f} KiB/symbol"
+    )
 
 
 if __name__ == "__main__":

@@ -11,13 +11,13 @@ import time
 import pytest
 from binance_frames import force_order, mark_price
 from helpers import wait_until
-from market_sim.fake_binance import FakeBinance
 
 from heatmap_engine.config import Settings
 from heatmap_engine.engine import wall_clock_ms
 from heatmap_engine.exchanges import binance
 from heatmap_engine.recording import ReplaySource
 from heatmap_engine.service import HeatmapService
+from market_sim.fake_binance import FakeBinance
 
 LIQ = "!forceOrder@arr"
 MARK = "!markPrice@arr@1s"
