@@ -7,8 +7,8 @@ STAMP  := $(VENV)/.installed
 .PHONY: install run demo test lint format bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
+	scripts/ensure-system.sh
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
@@ -29,6 +29,7 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix .
 
 test: lint
+	scripts/ensure-system.sh --test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
