@@ -65,6 +65,52 @@ class MarkPrice:
 
 
 @dataclass(frozen=True, slots=True)
+class Candle:
+    """One kline. ``taker_buy_volume`` is the taker-buy base volume; sells are ``volume - it``."""
+
+    exchange: str
+    symbol: str
+    interval: str
+    open_time_ms: int
+    close_time_ms: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    quote_volume: float
+    taker_buy_volume: float
+    trades: int
+    closed: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "open_time": iso_utc(self.open_time_ms),
+            "open_time_ms": self.open_time_ms,
+            "open": self.open,
+            "high": self.high,
+            "low": self.low,
+            "close": self.close,
+            "volume": self.volume,
+            "quote_volume": self.quote_volume,
+            "taker_buy_volume": self.taker_buy_volume,
+            "trades": self.trades,
+            "closed": self.closed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class OpenInterest:
+    """Open interest of one symbol at one time, in base units (and USD when the venue gives it)."""
+
+    exchange: str
+    symbol: str
+    time_ms: int
+    open_interest: float
+    open_interest_usd: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Skipped:
     """A well-formed event the engine does not cluster, kept for counting (never silent)."""
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from heatmap_engine.clusters import SIDE_CODES, ClusterParams, compute_clusters
-from heatmap_engine.models import Liquidation, MarkPrice, Skipped, Snapshot
+from heatmap_engine.models import Candle, Liquidation, MarkPrice, Skipped, Snapshot
 
 
 class EventBuffer:
@@ -114,6 +114,10 @@ class EngineState:
         self.notional: Counter[str] = Counter()
         self.last_liquidation_ms: int | None = None
         self._snapshots: dict[str, Snapshot] = {}
+        self.candle_memory = 1440  # one day of 1-minute candles per symbol
+        self.candles: dict[str, dict[int, Candle]] = {}
+        self._candles_dirty: set[str] = set()
+        self._candles_published: dict[str, tuple[Candle, ...]] = {}
         self._lock = threading.Lock()  # guards set_symbols against a concurrent refresh
 
     # -- writers (engine thread) ------------------------------------------------------------
@@ -128,15 +132,33 @@ class EngineState:
             for s in list(self.buffers):
                 if s not in self._tracked:
                     self.counters["untracked_symbol"] += len(self.buffers.pop(s))
+            for s in [s for s in self.candles if s not in self._tracked]:
+                del self.candles[s]
 
-    def apply(self, event: Liquidation | MarkPrice | Skipped, now_ms: int) -> None:
+    def apply(self, event: Liquidation | MarkPrice | Candle | Skipped, now_ms: int) -> None:
         if isinstance(event, Liquidation):
             self._apply_liquidation(event, now_ms)
         elif isinstance(event, MarkPrice):
             self.set_price(event.symbol, event.mark_price, event.event_time_ms, event.source)
+        elif isinstance(event, Candle):
+            self._apply_candle(event)
         else:
             self.counters[f"skipped_{event.reason}"] += 1
             self.notional[f"skipped_{event.reason}"] += event.notional_usd
+
+    def _apply_candle(self, candle: Candle) -> None:
+        """Latest frame per open time wins; only the newest ``candle_memory`` are kept."""
+        book = self.candles.get(candle.symbol)
+        if book is None:
+            if candle.symbol not in self._tracked:
+                return
+            book = self.candles[candle.symbol] = {}
+        book[candle.open_time_ms] = candle
+        self._candles_dirty.add(candle.symbol)
+        self.counters["candles"] += 1
+        if len(book) > self.candle_memory:
+            for key in sorted(book)[: len(book) - self.candle_memory]:
+                del book[key]
 
     def _apply_liquidation(self, liq: Liquidation, now_ms: int) -> None:
         if not self.dedupe.is_new(liq.dedupe_key, liq.event_time_ms):
@@ -185,6 +207,13 @@ class EngineState:
             for symbol in [s for s in published if s not in self._tracked]:
                 del published[symbol]
         self._snapshots = published
+        if self._candles_dirty:
+            candles = dict(self._candles_published)
+            for symbol in self._candles_dirty:
+                book = self.candles.get(symbol, {})
+                candles[symbol] = tuple(book[k] for k in sorted(book))
+            self._candles_dirty.clear()
+            self._candles_published = candles
         return changed
 
     def _compute(self, symbol: str, buffer: EventBuffer, now_ms: int, previous: Snapshot | None):
@@ -221,6 +250,9 @@ class EngineState:
 
     def snapshots(self) -> dict[str, Snapshot]:
         return self._snapshots
+
+    def recent_candles(self, symbol: str) -> tuple[Candle, ...]:
+        return self._candles_published.get(symbol, ())
 
     def events_held(self) -> int:
         return sum(len(b) for b in self.buffers.values())

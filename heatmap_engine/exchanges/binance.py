@@ -20,7 +20,15 @@ from heatmap_engine.exchanges.base import (
     VenueAdapter,
     failed,
 )
-from heatmap_engine.models import LONG, SHORT, Liquidation, MarkPrice, Skipped
+from heatmap_engine.models import (
+    LONG,
+    SHORT,
+    Candle,
+    Liquidation,
+    MarkPrice,
+    OpenInterest,
+    Skipped,
+)
 
 EXCHANGE = "binance"
 LIQUIDATION_STREAM = "!forceOrder@arr"
@@ -162,6 +170,60 @@ def parse_mark_prices(items: list[Any] | dict[str, Any]) -> ParseResult:
     return ParseResult(events=tuple(events), errors=tuple(errors))
 
 
+def kline_stream(symbol: str, interval: str = "1m") -> str:
+    """Stream names carry lowercase symbols (§1.2)."""
+    return f"{symbol.lower()}@kline_{interval}"
+
+
+def parse_kline_event(event: dict[str, Any]) -> ParseResult:
+    """``kline`` event: ``k.t`` open time, ``k.o/h/l/c``, ``k.v`` base volume, ``k.q`` quote
+    volume, ``k.V`` taker-buy base volume, ``k.n`` trades, ``k.x`` closed. The forming candle is
+    pushed repeatedly; the latest frame for ``(s, i, t)`` wins."""
+    k = event.get("k")
+    if not isinstance(k, dict):
+        return failed("missing_field")
+    symbol, interval = k.get("s", event.get("s")), k.get("i")
+    numbers = [_number(k.get(f)) for f in ("o", "h", "l", "c", "v", "q", "V")]
+    open_ms, close_ms = _int_ms(k.get("t")), _int_ms(k.get("T"))
+    if not isinstance(symbol, str) or not isinstance(interval, str) or None in (open_ms, close_ms):
+        return failed("missing_field")
+    if any(n is None for n in numbers):
+        return failed("bad_number")
+    o, h, low, c, v, q, taker = numbers
+    trades = k.get("n") if isinstance(k.get("n"), int) else 0
+    candle = Candle(EXCHANGE, symbol.upper(), interval, open_ms, close_ms, o, h, low, c, v, q,
+                    taker, trades, bool(k.get("x")))  # fmt: skip
+    return ParseResult(events=(candle,))
+
+
+def parse_rest_kline(symbol: str, interval: str, row: list[Any], now_ms: int) -> Candle | None:
+    """A ``/fapi/v1/klines`` row (12 columns, §1.9); None when malformed. A row whose close time
+    is still in the future is the forming candle (``closed`` False)."""
+    if not isinstance(row, list) or len(row) < 11:
+        return None
+    open_ms, close_ms = _int_ms(row[0]), _int_ms(row[6])
+    numbers = [_number(row[i]) for i in (1, 2, 3, 4, 5, 7, 9)]
+    if open_ms is None or close_ms is None or any(n is None for n in numbers):
+        return None
+    o, h, low, c, v, q, taker = numbers
+    trades = row[8] if isinstance(row[8], int) else 0
+    return Candle(EXCHANGE, symbol, interval, open_ms, close_ms, o, h, low, c, v, q, taker,
+                  trades, close_ms < now_ms)  # fmt: skip
+
+
+def parse_open_interest_hist(item: Any) -> OpenInterest | None:
+    """An ``openInterestHist`` entry: ``sumOpenInterest`` base, ``sumOpenInterestValue`` USD,
+    ``timestamp`` as a number or a string (the docs and the live API disagree, §1.9)."""
+    if not isinstance(item, dict) or not isinstance(item.get("symbol"), str):
+        return None
+    when = _int_ms(item.get("timestamp"))
+    base = _number(item.get("sumOpenInterest"))
+    usd = _number(item.get("sumOpenInterestValue"))
+    if when is None or base is None:
+        return None
+    return OpenInterest(EXCHANGE, item["symbol"], when, base, usd)
+
+
 def parse_payload(payload: Any, received_at_ms: int) -> ParseResult:
     """A decoded payload, wrapped (``{"stream", "data"}``) or raw."""
     if isinstance(payload, list):
@@ -175,6 +237,8 @@ def parse_payload(payload: Any, received_at_ms: int) -> ParseResult:
         return parse_force_order(payload, received_at_ms)
     if kind == "markPriceUpdate":
         return parse_mark_prices(payload)
+    if kind == "kline":
+        return parse_kline_event(payload)
     if "id" in payload and "result" in payload:
         return EMPTY_CONTROL
     if "code" in payload and "msg" in payload:

@@ -157,3 +157,34 @@ def test_non_latin_contract_names_are_real_and_kept(fixture_frame):
     liq = only_liquidation(parse(fixture_frame, "force_order_unicode_symbol.json"))
     assert liq.symbol == "币安人生USDT"
     assert liq.liquidated_side == "short"
+
+
+def test_kline_frame_forming_candle(fixture_frame):
+    (candle,) = parse(fixture_frame, "kline_1m_forming.json").events
+    assert (candle.symbol, candle.interval, candle.open_time_ms) == ("BTCUSDT", "1m", 1788936900000)
+    assert (candle.open, candle.high, candle.low, candle.close) == (
+        79095.4,
+        79111.3,
+        79080.6,
+        79104.0,
+    )
+    assert candle.taker_buy_volume == pytest.approx(14.001)
+    assert candle.volume == pytest.approx(42.797)
+    assert candle.trades == 1079 and candle.closed is False
+
+
+def test_rest_kline_row_and_open_interest_history(fixture_frame):
+    import orjson
+
+    row = orjson.loads(fixture_frame("rest_kline_row.json"))
+    candle = binance.parse_rest_kline("BTCUSDT", "1m", row, now_ms=1789478280000)
+    assert candle.closed and candle.close == 76953.6 and candle.taker_buy_volume == 3.2714
+    assert binance.parse_rest_kline("BTCUSDT", "1m", row, now_ms=1789478250000).closed is False
+    assert binance.parse_rest_kline("BTCUSDT", "1m", ["x"], now_ms=0) is None
+    entries = [
+        binance.parse_open_interest_hist(i)
+        for i in orjson.loads(fixture_frame("rest_open_interest_hist.json"))
+    ]
+    assert [e.time_ms for e in entries] == [1583127900000, 1583128200000]  # number and string
+    assert entries[0].open_interest == pytest.approx(20403.637)
+    assert entries[0].open_interest_usd == pytest.approx(150570784.07809979)

@@ -113,3 +113,25 @@ def test_snapshot_is_immutable():
     snap = eng.snapshot("BTCUSDT")
     with pytest.raises(dataclasses.FrozenInstanceError):
         snap.version = 99  # type: ignore[misc]
+
+
+def test_candles_latest_frame_wins_and_memory_is_capped():
+    from heatmap_engine.models import Candle
+
+    eng, _ = engine(symbols="BTCUSDT")
+    eng.state.candle_memory = 3
+
+    def candle(minute, close, closed=True):
+        t = NOW + minute * MIN
+        return Candle(
+            "binance", "BTCUSDT", "1m", t, t + MIN - 1, 1, 2, 0.5, close, 10, 100, 4, 9, closed
+        )
+
+    eng.process(
+        [candle(0, 1.0, False), candle(0, 1.5), candle(1, 2.0), candle(2, 3.0), candle(3, 4.0)]
+    )
+    eng.refresh()
+    assert [c.close for c in eng.state.recent_candles("BTCUSDT")] == [2.0, 3.0, 4.0]
+    eng.process([candle(3, 4.5, False)])
+    eng.refresh()
+    assert eng.state.recent_candles("BTCUSDT")[-1].close == 4.5
