@@ -99,6 +99,7 @@ class Settings:
     update_interval: float = 5.0
     binance_ws_url: str = "wss://fstream.binance.com/market"
     binance_rest_url: str = "https://fapi.binance.com"
+    kline_streams: bool = True
     feed_silence_seconds: float = 15.0
     feed_max_connection_seconds: float = 23.5 * 3600
     feed_backoff_initial_seconds: float = 1.0
@@ -155,6 +156,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "update_interval": _float(0.05, 3600.0),
     "binance_ws_url": _url("ws", "wss"),
     "binance_rest_url": _url("http", "https"),
+    "kline_streams": _bool,
     "feed_silence_seconds": _float(0.1, 3600.0),
     "feed_max_connection_seconds": _float(1.0, 24 * 3600.0),
     "feed_backoff_initial_seconds": _float(0.0, 600.0),

@@ -63,7 +63,7 @@ class Connection:
         self._done = threading.Event()
         self._ws: websocket.WebSocket | None = None
         self._thread = threading.Thread(
-            target=self._run, name=f"heatmap-feed-{feed.adapter.name}-{number}", daemon=True
+            target=self._run, name=f"heatmap-feed-{feed.name}-{number}", daemon=True
         )
 
     @property
@@ -101,7 +101,7 @@ class Connection:
         self._ws = websocket.create_connection(url, timeout=feed.connect_timeout)
         self.opened_at = self.last_data_at = time.monotonic()
         feed.stats.connected(self.number)
-        for message in feed.adapter.subscribe_messages(feed.next_request_id()):
+        for message in feed.adapter.subscribe_messages(feed.next_request_id(), feed.streams):
             self._ws.send(message)
         self._ws.settimeout(self.POLL_SECONDS)
         while not self._closing.is_set():
@@ -149,6 +149,8 @@ class LiveFeed:
         base_url: str,
         sink: Sink,
         *,
+        streams: tuple[str, ...] | None = None,
+        name: str = "",
         silence_seconds: float = 15.0,
         max_connection_seconds: float = 23.5 * 3600,
         backoff_initial: float = 1.0,
@@ -158,6 +160,8 @@ class LiveFeed:
         rng: random.Random | None = None,
     ):
         self.adapter = adapter
+        self.streams = tuple(streams) if streams is not None else adapter.streams
+        self.name = name or adapter.name
         self.base_url = base_url
         self.sink = sink
         self.silence_seconds = silence_seconds
@@ -167,21 +171,23 @@ class LiveFeed:
         self.connect_timeout = connect_timeout
         self.recorder = recorder
         self.rng = rng or random.Random()
-        self.stats = FeedStats(source=adapter.name, url=adapter.connect_url(base_url))
+        self.stats = FeedStats(source=self.name, url=adapter.connect_url(base_url))
+        self.stats.streams = len(self.streams)
         self._stop = threading.Event()
         self._ids = 0
         self._numbers = 0
         self._thread: threading.Thread | None = None
 
     def next_request_id(self) -> int:
-        self._ids += 1
+        """Ids only need to be unique per connection; leave room for chunked requests."""
+        self._ids += 100
         return self._ids
 
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError("feed already started")
         self._thread = threading.Thread(
-            target=self._supervise, name=f"heatmap-feed-{self.adapter.name}", daemon=True
+            target=self._supervise, name=f"heatmap-feed-{self.name}", daemon=True
         )
         self._thread.start()
 

@@ -23,6 +23,7 @@ class FeedStats:
         self.connected_since: float | None = None
         self.last_disconnect_reason: str | None = None
         self.next_retry_in: float | None = None
+        self.streams = 0
 
     def count(self, name: str, amount: int = 1) -> None:
         with self._lock:
@@ -77,6 +78,7 @@ class FeedStats:
         return {
             "source": self.source,
             "url": self.url,
+            "streams": self.streams,
             "state": self.state,
             "frames": counts.get("frames", 0),
             "bytes": counts.get("bytes", 0),

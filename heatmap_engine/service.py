@@ -26,6 +26,7 @@ from heatmap_engine.exchanges import binance
 from heatmap_engine.exchanges.base import Event
 from heatmap_engine.exchanges.binance_rest import BinanceRest, RestUnavailable
 from heatmap_engine.feed import LiveFeed
+from heatmap_engine.feed_group import FeedGroup
 from heatmap_engine.models import Snapshot
 from heatmap_engine.recording import Recorder
 from heatmap_engine.symbols import SymbolResolver, perpetuals_from_exchange_info
@@ -72,16 +73,30 @@ class HeatmapService:
     # -- lifecycle --------------------------------------------------------------------------
     def _live_feed(self, sink: Callable[[tuple[Event, ...]], None]) -> MessageSource:
         s = self.settings
-        return LiveFeed(
-            binance.ADAPTER,
-            s.binance_ws_url,
-            sink,
-            silence_seconds=s.feed_silence_seconds,
-            max_connection_seconds=s.feed_max_connection_seconds,
-            backoff_initial=s.feed_backoff_initial_seconds,
-            backoff_max=s.feed_backoff_max_seconds,
-            recorder=Recorder(s.record_path) if s.record_path else None,
-        )
+        recorder = Recorder(s.record_path) if s.record_path else None
+
+        def make(streams: tuple[str, ...], name: str) -> LiveFeed:
+            return LiveFeed(
+                binance.ADAPTER,
+                s.binance_ws_url,
+                sink,
+                streams=streams,
+                name=name,
+                silence_seconds=s.feed_silence_seconds,
+                max_connection_seconds=s.feed_max_connection_seconds,
+                backoff_initial=s.feed_backoff_initial_seconds,
+                backoff_max=s.feed_backoff_max_seconds,
+                recorder=recorder,
+            )
+
+        group = FeedGroup(make, binance.ADAPTER.streams, binance.ADAPTER.max_streams_per_connection)
+        group.subscribe(self._kline_streams(self.engine.symbols))
+        return group
+
+    def _kline_streams(self, symbols: tuple[str, ...]) -> tuple[str, ...]:
+        if not self.settings.kline_streams:
+            return ()
+        return tuple(binance.kline_stream(s) for s in symbols)
 
     def start(self) -> HeatmapService:
         if self.started_at is not None:
@@ -189,6 +204,8 @@ class HeatmapService:
             self.universe_error = None
             self._resolver = SymbolResolver(symbols)
             self.call_in_engine(functools.partial(self.engine.set_symbols, symbols))
+            if isinstance(self.source, FeedGroup):
+                self.source.subscribe(self._kline_streams(symbols))
             log.info("tracking %d USDⓈ-M perpetuals from exchangeInfo", len(symbols))
             return
 

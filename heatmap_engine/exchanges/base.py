@@ -37,6 +37,8 @@ class VenueAdapter:
 
     name: str
     connect_url: Callable[[str], str]
-    subscribe_messages: Callable[[int], list[str]]
+    # (first request id, streams) -> the subscription messages to send after connecting
+    subscribe_messages: Callable[[int, tuple[str, ...]], list[str]]
     parse: Callable[[str | bytes, int], ParseResult]
-    streams: tuple[str, ...] = field(default_factory=tuple)
+    streams: tuple[str, ...] = field(default_factory=tuple)  # the always-on streams
+    max_streams_per_connection: int = 200

@@ -219,9 +219,27 @@ def test_rest_price_fallback_only_while_the_stream_is_stale(fake, service_factor
     assert now
 
 
+def test_kline_stream_fills_candles(fake, service_factory, fixture_frame):
+    service = service_factory(settings_for(fake, symbols="BTCUSDT,ETHUSDT"))
+    assert fake.wait_for_subscribers("btcusdt@kline_1m")
+    assert fake.wait_for_subscribers("ethusdt@kline_1m")
+    import orjson
+
+    frame = orjson.loads(fixture_frame("kline_1m_forming.json"))["data"]
+    fake.publish("btcusdt@kline_1m", frame)
+    closed = {**frame, "k": {**frame["k"], "c": "79100.00", "x": True}}
+    fake.publish("btcusdt@kline_1m", closed)
+    candles = wait_until(lambda: service.engine.state.recent_candles("BTCUSDT"))
+    assert [(c.close, c.closed) for c in candles] == [(79100.0, True)]
+    assert service.status()["feed"]["connections"] == 1  # 4 streams share one connection
+
+
 def test_all_symbols_from_exchange_info(fake, service_factory):
     service = service_factory(settings_for(fake, symbols="all"))
     wait_until(lambda: len(service.symbols) >= 400)
+    # 400 kline streams do not fit one connection: they are spread over more
+    wait_until(lambda: service.status()["feed"]["connections"] >= 3)
+    assert fake.wait_for_subscribers("1000pepeusdt@kline_1m")
     assert "CATUSDT" not in service.symbols  # TradFi equity perpetual
     assert "1000CATUSDT" in service.symbols
     assert service.resolver.resolve("pepe") == "1000PEPEUSDT"

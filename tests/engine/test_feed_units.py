@@ -53,3 +53,26 @@ def test_recording_round_trip_and_damaged_lines_are_skipped(tmp_path, fixture_fr
     assert status["parse_errors"] == {"not_json": 1}
     assert [type(e).__name__ for e in events] == ["Liquidation", "MarkPrice", "MarkPrice"]
     assert events[0].received_at_ms == 1000  # the recorded receive time, not replay time
+
+
+def test_streams_are_packed_into_connections_base_first():
+    from heatmap_engine.feed_group import pack_streams
+
+    extra = tuple(f"s{i}@kline_1m" for i in range(5))
+    chunks = pack_streams(("!a", "!b"), extra, 3)
+    assert chunks == [
+        ("!a", "!b", "s0@kline_1m"),
+        ("s1@kline_1m", "s2@kline_1m", "s3@kline_1m"),
+        ("s4@kline_1m",),
+    ]
+    assert pack_streams((), (), 3) == [()]
+
+
+def test_subscribe_messages_are_chunked_with_increasing_ids():
+    import orjson
+
+    streams = tuple(f"s{i}@kline_1m" for i in range(120))
+    messages = [orjson.loads(m) for m in binance.subscribe_messages(100, streams)]
+    assert [m["id"] for m in messages] == [100, 101, 102]
+    assert [len(m["params"]) for m in messages] == [50, 50, 20]
+    assert [s for m in messages for s in m["params"]] == list(streams)
