@@ -1,0 +1,132 @@
+"""The fake exchange's REST-visible market state: contracts, mark prices, klines, open interest.
+
+Written from the test (or simulator) thread through `FakeBinance.set_*`, read by the REST
+handlers on the server loop; one lock guards it. Values are kept as Binance renders them
+(decimal strings) so responses carry exactly what the test put in.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from market_sim import series
+from market_sim.universe import ContractSpec, build_contracts
+
+KLINE_COLUMNS = 12
+
+
+class MarketState:
+    """Contracts (fixed at construction) plus the mutable prices and histories."""
+
+    def __init__(self, symbols: Sequence[str] | None) -> None:
+        self._lock = threading.Lock()
+        self.contracts: tuple[ContractSpec, ...] = tuple(build_contracts(symbols))
+        self._by_symbol = {spec.symbol: spec for spec in self.contracts}
+        self._marks = {spec.symbol: spec.mark_price for spec in self.contracts}
+        self._klines: dict[tuple[str, str | None], list[list[Any]]] = {}
+        self._open_interest: dict[str, str] = {}
+        self._oi_history: dict[str, list[dict[str, Any]]] = {}
+
+    def contract(self, symbol: str) -> ContractSpec | None:
+        """The listed contract named exactly `symbol` (REST symbols are case-sensitive)."""
+        return self._by_symbol.get(symbol)
+
+    def _require(self, symbol: str) -> ContractSpec:
+        spec = self._by_symbol.get(symbol)
+        if spec is None:
+            raise KeyError(f"{symbol!r} is not listed in this FakeBinance's exchangeInfo")
+        return spec
+
+    def set_mark_prices(self, prices: Mapping[str, str | float | Decimal]) -> None:
+        """Replace mark prices of listed symbols (strings are served verbatim)."""
+        parsed = {}
+        for symbol, price in prices.items():
+            self._require(symbol)
+            text = str(price)
+            try:
+                Decimal(text)
+            except InvalidOperation as exc:
+                raise ValueError(f"mark price for {symbol} is not a number: {text!r}") from exc
+            parsed[symbol] = text
+        with self._lock:
+            self._marks.update(parsed)
+
+    def mark_price(self, symbol: str) -> str:
+        with self._lock:
+            return self._marks[symbol]
+
+    def mark_prices(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._marks)
+
+    def set_klines(self, symbol: str, rows: Sequence[Sequence[Any]], interval: str | None) -> None:
+        """Serve `rows` (12-column §1.9 layout) for `symbol` (for one interval, or all)."""
+        self._require(symbol)
+        checked = [list(row) for row in rows]
+        if any(len(row) != KLINE_COLUMNS or not isinstance(row[0], int) for row in checked):
+            raise ValueError("kline rows need 12 columns with an integer open time first")
+        with self._lock:
+            self._klines[(symbol, interval)] = checked
+
+    def klines(
+        self, symbol: str, interval: str, now_ms: int, window: tuple[int | None, int | None],
+        limit: int,
+    ) -> list[list[Any]]:  # fmt: skip
+        """Injected rows if any, else the deterministic generated series around the mark."""
+        start_ms, end_ms = window
+        with self._lock:
+            rows = self._klines.get((symbol, interval), self._klines.get((symbol, None)))
+            mark = Decimal(self._marks[symbol])
+        if rows is not None:
+            return series.select_rows(rows, lambda row: row[0], start_ms, end_ms, limit)
+        spec = self._by_symbol[symbol]
+        times = series.select_open_times(interval, now_ms, start_ms, end_ms, limit)
+        return [
+            series.kline_row(symbol, mark, interval, t, now_ms, tick=spec.tick, step=spec.step)
+            for t in times
+        ]
+
+    def set_open_interest(
+        self,
+        symbol: str,
+        value: str | float | Decimal,
+        hist_rows: Sequence[Mapping[str, Any]] | None,
+    ) -> None:
+        """Set `openInterest` (and optionally the rows `openInterestHist` serves)."""
+        self._require(symbol)
+        with self._lock:
+            self._open_interest[symbol] = str(value)
+            if hist_rows is not None:
+                self._oi_history[symbol] = [dict(row) for row in hist_rows]
+
+    def open_interest(self, symbol: str) -> str:
+        with self._lock:
+            value = self._open_interest.get(symbol)
+            mark = Decimal(self._marks[symbol])
+        if value is not None:
+            return value
+        spec = self._by_symbol[symbol]
+        return str(series.default_open_interest(symbol, mark, spec.step))
+
+    def open_interest_history(
+        self, symbol: str, period: str, now_ms: int, window: tuple[int | None, int | None],
+        limit: int,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        """Rows for `openInterestHist`: only the last 30 days, ascending, at most `limit`."""
+        start_ms, end_ms = window
+        oldest = now_ms - series.OI_HISTORY_MS
+        start_ms = None if start_ms is None else max(start_ms, oldest)
+        with self._lock:
+            rows = self._oi_history.get(symbol)
+            mark = Decimal(self._marks[symbol])
+        if rows is not None:
+            fresh = [row for row in rows if int(row["timestamp"]) >= oldest]
+            return series.select_rows(
+                fresh, lambda row: int(row["timestamp"]), start_ms, end_ms, limit
+            )
+        amount = Decimal(self.open_interest(symbol))
+        times = series.select_open_times(period, now_ms, start_ms, end_ms, limit)
+        return [series.open_interest_row(symbol, amount, mark, t) for t in times if t >= oldest]
