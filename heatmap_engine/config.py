@@ -108,6 +108,16 @@ class Settings:
     rest_poll_seconds: float = 10.0
     rest_timeout_seconds: float = 5.0
     record_path: str = ""
+    data_dir: str = "./data"
+    history: bool = True
+    history_queue_size: int = 500_000
+    retention_liquidations_days: float = 0.0
+    retention_mark_prices_days: float = 30.0
+    retention_candles_days: float = 0.0
+    retention_open_interest_days: float = 0.0
+    backfill: bool = True
+    backfill_kline_days: float = 1.0
+    backfill_oi_days: float = 30.0
     host: str = "127.0.0.1"
     port: int = 8004
     log_level: str = "INFO"
@@ -165,6 +175,16 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "rest_poll_seconds": _float(0.1, 3600.0),
     "rest_timeout_seconds": _float(0.1, 120.0),
     "record_path": _str,
+    "data_dir": _str,
+    "history": _bool,
+    "history_queue_size": _int(100, 100_000_000),
+    "retention_liquidations_days": _float(0.0, 100_000.0),
+    "retention_mark_prices_days": _float(0.0, 100_000.0),
+    "retention_candles_days": _float(0.0, 100_000.0),
+    "retention_open_interest_days": _float(0.0, 100_000.0),
+    "backfill": _bool,
+    "backfill_kline_days": _float(0.0, 3650.0),
+    "backfill_oi_days": _float(0.0, 30.0),
     "host": _str,
     "port": _int(0, 65535),
     "log_level": _str,

@@ -46,6 +46,8 @@ class Engine:
         self.clock = clock
         self.event_time = event_time
         self._newest_event_ms = 0
+        # called with every event worth keeping (new liquidations, price samples, candles)
+        self.history_sink: Callable[[Event], object] | None = None
         self.refreshes = 0
         self.last_refresh_ms: int | None = None
         self.last_refresh_seconds: float | None = None
@@ -56,11 +58,24 @@ class Engine:
         return self.clock()
 
     def process(self, events: Iterable[Event]) -> None:
-        state = self.state
+        state, sink = self.state, self.history_sink
         for event in events:
             if self.event_time and isinstance(event, (Liquidation, MarkPrice)):
                 self._newest_event_ms = max(self._newest_event_ms, event.event_time_ms)
-            state.apply(event, self.now_ms())
+            if state.apply(event, self.now_ms()) and sink is not None:
+                sink(event)
+
+    def restore(self, liquidations: Iterable[Liquidation], totals: dict | None = None) -> int:
+        """Rebuild the window from history (no counting, nothing re-stored); returns how many."""
+        restored = 0
+        for liq in liquidations:
+            if self.event_time:
+                self._newest_event_ms = max(self._newest_event_ms, liq.event_time_ms)
+            self.state.restore(liq, self.now_ms())
+            restored += 1
+        if totals is not None:
+            self.state.carry_totals(totals)
+        return restored
 
     def refresh(self, now_ms: int | None = None) -> int:
         started = time.perf_counter()

@@ -58,6 +58,7 @@ class Connection:
         self.opened_at: float | None = None
         self.first_data_at: float | None = None
         self.last_data_at: float = time.monotonic()
+        self.last_data_wall_ms: int | None = None
         self.end_reason: str | None = None
         self._closing = threading.Event()
         self._done = threading.Event()
@@ -133,9 +134,11 @@ class Connection:
         if result.control:
             return
         self.last_data_at = time.monotonic()
+        self.last_data_wall_ms = received_at_ms
         if self.first_data_at is None:
             self.first_data_at = self.last_data_at
             feed.stats.set_state("live")
+            feed.data_resumed(received_at_ms)
         if result.events:
             feed.sink(result.events)
 
@@ -158,6 +161,7 @@ class LiveFeed:
         connect_timeout: float = 10.0,
         recorder: Recorder | None = None,
         rng: random.Random | None = None,
+        on_gap: Callable[[int, int, str], None] | None = None,
     ):
         self.adapter = adapter
         self.streams = tuple(streams) if streams is not None else adapter.streams
@@ -171,6 +175,9 @@ class LiveFeed:
         self.connect_timeout = connect_timeout
         self.recorder = recorder
         self.rng = rng or random.Random()
+        # called with (from_ms, to_ms, reason) for every stretch without a connection
+        self.on_gap = on_gap
+        self._gap_start: tuple[int, str] | None = None
         self.stats = FeedStats(source=self.name, url=adapter.connect_url(base_url))
         self.stats.streams = len(self.streams)
         self._stop = threading.Event()
@@ -207,6 +214,13 @@ class LiveFeed:
     def status(self) -> dict:
         return self.stats.as_dict()
 
+    def data_resumed(self, at_ms: int) -> None:
+        """First data on a new connection: report the stretch that was not covered."""
+        if self._gap_start is not None and self.on_gap is not None:
+            start, reason = self._gap_start
+            self.on_gap(start, at_ms, reason)
+        self._gap_start = None
+
     def _new_connection(self) -> Connection:
         self._numbers += 1
         conn = Connection(self, self._numbers)
@@ -220,6 +234,7 @@ class LiveFeed:
             conn = self._watch(self._new_connection())
             if conn.first_data_at is not None:
                 attempt = 0
+                self._gap_start = (conn.last_data_wall_ms or wall_ms(), conn.end_reason or "closed")
             self.stats.disconnected(conn.end_reason or "closed")
             if self._stop.is_set():
                 break

@@ -27,6 +27,7 @@ from heatmap_engine.exchanges.base import Event
 from heatmap_engine.exchanges.binance_rest import BinanceRest, RestUnavailable
 from heatmap_engine.feed import LiveFeed
 from heatmap_engine.feed_group import FeedGroup
+from heatmap_engine.history.runtime import HistoryRuntime
 from heatmap_engine.models import Snapshot
 from heatmap_engine.recording import Recorder
 from heatmap_engine.symbols import SymbolResolver, perpetuals_from_exchange_info
@@ -69,6 +70,7 @@ class HeatmapService:
         self._threads: list[threading.Thread] = []
         self.started_at: float | None = None
         self.universe_error: str | None = None
+        self.history: HistoryRuntime | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
     def _live_feed(self, sink: Callable[[tuple[Event, ...]], None]) -> MessageSource:
@@ -87,6 +89,7 @@ class HeatmapService:
                 backoff_initial=s.feed_backoff_initial_seconds,
                 backoff_max=s.feed_backoff_max_seconds,
                 recorder=recorder,
+                on_gap=self._on_gap if name == "market" else None,
             )
 
         group = FeedGroup(make, binance.ADAPTER.streams, binance.ADAPTER.max_streams_per_connection)
@@ -98,14 +101,28 @@ class HeatmapService:
             return ()
         return tuple(binance.kline_stream(s) for s in symbols)
 
+    def _on_gap(self, start_ms: int, end_ms: int, reason: str) -> None:
+        """Liquidations between a lost connection and the next one are gone for good: say so."""
+        log.warning("no liquidation feed from %d to %d (%s)", start_ms, end_ms, reason)
+        if self.history is not None:
+            self.history.record_gap(start_ms, end_ms, reason)
+
     def start(self) -> HeatmapService:
         if self.started_at is not None:
             raise RuntimeError("service already started")
         self.started_at = time.time()
+        if self.settings.history:
+            self.history = HistoryRuntime(self.settings, self.rest)
+            self.history.attach(self.engine, self.submit)
         self._spawn("heatmap-engine", self._run_engine)
         self._spawn("heatmap-rest", self._run_rest)
         self.source = self._source_factory(self.submit)
         self.source.start()
+        if self.history is not None:
+            self.history.start(
+                symbols=lambda: self.engine.symbols,
+                reconnects=lambda: self.source.status().get("reconnects", 0),
+            )
         return self
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
@@ -122,6 +139,8 @@ class HeatmapService:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
             ok = ok and not thread.is_alive()
+        if self.history is not None:  # after the engine: everything it submitted gets written
+            ok = self.history.stop(max(0.5, deadline - time.monotonic())) and ok
         return ok
 
     def submit(self, events: tuple[Event, ...]) -> None:
@@ -261,6 +280,7 @@ class HeatmapService:
                 "paused_for_seconds": max(0.0, self.rest.blocked_until - time.time()),
                 "universe_error": self.universe_error,
             },
+            "history": self.history.status() if self.history is not None else None,
             "parameters": {
                 "cluster_window_pct": self.settings.cluster_window_pct,
                 "min_cluster_size": self.settings.min_cluster_size,

@@ -115,6 +115,8 @@ class EngineState:
         self.last_liquidation_ms: int | None = None
         self._snapshots: dict[str, Snapshot] = {}
         self.candle_memory = 1440  # one day of 1-minute candles per symbol
+        self.price_sample_ms = 5000
+        self._price_sampled: dict[str, int] = {}
         self.candles: dict[str, dict[int, Candle]] = {}
         self._candles_dirty: set[str] = set()
         self._candles_published: dict[str, tuple[Candle, ...]] = {}
@@ -135,23 +137,41 @@ class EngineState:
             for s in [s for s in self.candles if s not in self._tracked]:
                 del self.candles[s]
 
-    def apply(self, event: Liquidation | MarkPrice | Candle | Skipped, now_ms: int) -> None:
+    def apply(self, event: Liquidation | MarkPrice | Candle | Skipped, now_ms: int) -> bool:
+        """Applies one event; True when it is new information worth keeping in history."""
         if isinstance(event, Liquidation):
-            self._apply_liquidation(event, now_ms)
-        elif isinstance(event, MarkPrice):
-            self.set_price(event.symbol, event.mark_price, event.event_time_ms, event.source)
-        elif isinstance(event, Candle):
-            self._apply_candle(event)
-        else:
-            self.counters[f"skipped_{event.reason}"] += 1
-            self.notional[f"skipped_{event.reason}"] += event.notional_usd
+            return self._apply_liquidation(event, now_ms)
+        if isinstance(event, MarkPrice):
+            return self.set_price(event.symbol, event.mark_price, event.event_time_ms, event.source)
+        if isinstance(event, Candle):
+            return self._apply_candle(event)
+        self.counters[f"skipped_{event.reason}"] += 1
+        self.notional[f"skipped_{event.reason}"] += event.notional_usd
+        return False
 
-    def _apply_candle(self, candle: Candle) -> None:
+    def restore(self, liq: Liquidation, now_ms: int) -> None:
+        """A liquidation from history: into the window and the dedupe memory, not the counters."""
+        self.dedupe.is_new(liq.dedupe_key, liq.event_time_ms)
+        buffer = self.buffers.get(liq.symbol)
+        if buffer is not None and now_ms - liq.event_time_ms < self.params.decay_window_ms:
+            buffer.append(liq)
+        if self.last_liquidation_ms is None or liq.event_time_ms > self.last_liquidation_ms:
+            self.last_liquidation_ms = liq.event_time_ms
+
+    def carry_totals(self, totals: dict[str, dict[str, float]]) -> None:
+        """Start the lifetime counters from what history holds, so counts carry on."""
+        for side, figures in totals.items():
+            self.counters[f"liquidations_{side}"] = int(figures["count"])
+            self.notional[f"liquidations_{side}"] = float(figures["notional_usd"])
+        self.counters["liquidations"] = sum(int(f["count"]) for f in totals.values())
+        self.notional["liquidations"] = sum(float(f["notional_usd"]) for f in totals.values())
+
+    def _apply_candle(self, candle: Candle) -> bool:
         """Latest frame per open time wins; only the newest ``candle_memory`` are kept."""
         book = self.candles.get(candle.symbol)
         if book is None:
             if candle.symbol not in self._tracked:
-                return
+                return True
             book = self.candles[candle.symbol] = {}
         book[candle.open_time_ms] = candle
         self._candles_dirty.add(candle.symbol)
@@ -159,11 +179,12 @@ class EngineState:
         if len(book) > self.candle_memory:
             for key in sorted(book)[: len(book) - self.candle_memory]:
                 del book[key]
+        return True
 
-    def _apply_liquidation(self, liq: Liquidation, now_ms: int) -> None:
+    def _apply_liquidation(self, liq: Liquidation, now_ms: int) -> bool:
         if not self.dedupe.is_new(liq.dedupe_key, liq.event_time_ms):
             self.counters["duplicates"] += 1
-            return
+            return False
         side = liq.liquidated_side
         self.counters["liquidations"] += 1
         self.counters[f"liquidations_{side}"] += 1
@@ -184,12 +205,21 @@ class EngineState:
             self.counters["older_than_window"] += 1
         else:
             buffer.append(liq)
+        return True
 
-    def set_price(self, symbol: str, price: float, time_ms: int, source: str) -> None:
+    def set_price(self, symbol: str, price: float, time_ms: int, source: str) -> bool:
+        """Newest price wins; True when this one should be sampled into history (one per
+        symbol per ``price_sample_ms``)."""
         entry = self.prices.get(symbol)
-        if entry is None or time_ms >= entry.time_ms:
-            self.prices[symbol] = PriceEntry(price, time_ms, source)
-            self.counters[f"prices_{source}"] += 1
+        if entry is not None and time_ms < entry.time_ms:
+            return False
+        self.prices[symbol] = PriceEntry(price, time_ms, source)
+        self.counters[f"prices_{source}"] += 1
+        last = self._price_sampled.get(symbol)
+        if last is None or time_ms - last >= self.price_sample_ms:
+            self._price_sampled[symbol] = time_ms
+            return True
+        return False
 
     def refresh(self, now_ms: int) -> int:
         """Evict expired events, recompute every symbol, publish; returns how many changed."""

@@ -25,6 +25,15 @@ class RestUnavailable(RuntimeError):
     """The request was not sent or failed; the message says why (ban, backoff, HTTP error)."""
 
 
+class RestRateLimited(RestUnavailable):
+    """Binance asked us to slow down (429) or banned the IP (418); no request before ``until``."""
+
+    def __init__(self, message: str, until: float, banned: bool):
+        super().__init__(message)
+        self.until = until
+        self.banned = banned
+
+
 class BinanceRest:
     def __init__(
         self, base_url: str, timeout: float = 5.0, session: requests.Session | None = None
@@ -34,13 +43,18 @@ class BinanceRest:
         self.session = session or requests.Session()
         self.used_weight: int | None = None
         self.blocked_until = 0.0
+        self.banned = False
         self._failures = 0
         self.errors: dict[str, int] = {}
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         now = time.time()
         if now < self.blocked_until:
-            raise RestUnavailable(f"backing off for {self.blocked_until - now:.1f}s more")
+            raise RestRateLimited(
+                f"backing off for {self.blocked_until - now:.1f}s more",
+                self.blocked_until,
+                self.banned,
+            )
         try:
             response = self.session.get(self.base_url + path, params=params, timeout=self.timeout)
         except requests.RequestException as exc:
@@ -51,11 +65,14 @@ class BinanceRest:
             self.used_weight = int(weight)
         if response.status_code in (418, 429):
             self._limit(response)
-            raise RestUnavailable(f"{path}: HTTP {response.status_code}")
+            raise RestRateLimited(
+                f"{path}: HTTP {response.status_code}", self.blocked_until, self.banned
+            )
         if response.status_code != 200:
             self._count(f"http_{response.status_code}")
             raise RestUnavailable(f"{path}: HTTP {response.status_code}")
         self._failures = 0
+        self.banned = False
         return response.json()
 
     def _count(self, reason: str) -> None:
@@ -68,7 +85,8 @@ class BinanceRest:
         retry_after = response.headers.get("Retry-After", "")
         if retry_after.isdigit():
             delay = float(retry_after)
-        if response.status_code == 418:
+        self.banned = response.status_code == 418
+        if self.banned:
             match = _BANNED_UNTIL.search(response.text)
             delay = max(delay, 120.0)
             if match:

@@ -40,6 +40,7 @@ def settings_for(fake: FakeBinance, **env: str) -> Settings:
         "HEATMAP_FEED_BACKOFF_MAX_SECONDS": "0.1",
         "HEATMAP_FEED_SILENCE_SECONDS": "5",
         "HEATMAP_PRICE_STALE_SECONDS": "60",
+        "HEATMAP_HISTORY": "0",
     }
     base.update({f"HEATMAP_{k.upper()}": v for k, v in env.items()})
     return Settings.from_env(base)

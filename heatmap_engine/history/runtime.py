@@ -1,0 +1,128 @@
+"""Wires the history store into a running service: rebuild on start, write, backfill, gaps."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from heatmap_engine.config import Settings
+from heatmap_engine.engine import Engine
+from heatmap_engine.exchanges.binance_rest import BinanceRest
+from heatmap_engine.history.backfill import Backfill
+from heatmap_engine.history.sqlite_store import SqliteStore
+from heatmap_engine.history.writer import Gap, HistoryWriter, Retention
+
+log = logging.getLogger(__name__)
+DB_NAME = "heatmap.sqlite3"
+
+
+class HistoryRuntime:
+    def __init__(self, settings: Settings, rest: BinanceRest):
+        self.settings = settings
+        self.store = SqliteStore(Path(settings.data_dir) / DB_NAME)
+        retention = Retention(
+            settings.retention_liquidations_days,
+            settings.retention_mark_prices_days,
+            settings.retention_candles_days,
+            settings.retention_open_interest_days,
+        )
+        self.writer = HistoryWriter(
+            self.store, max_queue=settings.history_queue_size, retention=retention
+        )
+        self.backfill = Backfill(
+            rest,
+            self.store,
+            self._emit_backfill,
+            kline_days=settings.backfill_kline_days,
+            oi_days=settings.backfill_oi_days,
+        )
+        self._engine: Engine | None = None
+        self._submit_to_engine: Callable[[Any], None] | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.restored = 0
+        self.rebuild_seconds = 0.0
+
+    def attach(self, engine: Engine, submit_to_engine: Callable[[Any], None]) -> None:
+        """Before the engine thread starts: rebuild the window and carry the counts on."""
+        started = time.perf_counter()
+        now = int(time.time() * 1000)
+        newest = self.store.newest_liquidation_ms()
+        # replay/demo engines run on the exchange's clock: rebuild up to the newest stored event
+        reference = (newest or now) if engine.event_time else now
+        since = reference - engine.params.decay_window_ms
+        self.restored = engine.restore(self.store.liquidations_since(since), self.store.totals())
+        for symbol in engine.symbols:
+            for candle in self.store.candles(symbol, "1m", now - 86_400_000, now + 60_000, 1440):
+                engine.state.apply(candle, now)
+        self.rebuild_seconds = time.perf_counter() - started
+        last_alive = self.store.get_meta("last_alive_ms")
+        if last_alive is not None and int(last_alive) < now:
+            self.writer.submit(Gap("liquidations", int(last_alive), now, "service was not running"))
+        engine.history_sink = self.writer.submit
+        self._engine, self._submit_to_engine = engine, submit_to_engine
+        log.info("history: %d liquidations restored in %.2fs", self.restored, self.rebuild_seconds)
+
+    def _emit_backfill(self, items) -> None:
+        """Backfilled candles and open interest: to the store, candles to the engine too."""
+        items = list(items)
+        for item in items:
+            self.writer.submit(item)
+        candles = tuple(i for i in items if not isinstance(i, tuple))
+        if candles and self._submit_to_engine is not None:
+            self._submit_to_engine(candles)
+
+    def record_gap(self, start_ms: int, end_ms: int, reason: str) -> None:
+        self.writer.submit(Gap("liquidations", start_ms, end_ms, reason))
+
+    def start(self, symbols: Callable[[], tuple[str, ...]], reconnects: Callable[[], int]) -> None:
+        self.writer.start()
+        if self.settings.backfill:
+            self._thread = threading.Thread(
+                target=self._run_backfill, args=(symbols, reconnects), name="heatmap-backfill",
+                daemon=True,
+            )  # fmt: skip
+            self._thread.start()
+
+    def _run_backfill(self, symbols, reconnects) -> None:
+        """A pass on start, after every reconnect, and again (later) after an incomplete one."""
+        seen_reconnects, needed = reconnects(), True
+        while not self._stop.is_set():
+            current = reconnects()
+            if current != seen_reconnects:
+                seen_reconnects, needed = current, True
+            banned = self.backfill.status()["banned_for_seconds"] > 0
+            if needed and symbols() and not banned:
+                try:
+                    needed = not self.backfill.run(symbols())
+                except Exception:  # the loop boundary
+                    log.exception("backfill run failed")
+                if needed:
+                    self._stop.wait(10.0)
+            self._stop.wait(1.0)
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        self._stop.set()
+        self.backfill.stop()
+        ok = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+            ok = not self._thread.is_alive()
+        ok = self.writer.stop(timeout) and ok
+        self.store.close()
+        return ok
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "path": str(self.store.path),
+            "size_bytes": self.store.size_bytes(),
+            "restored_on_start": self.restored,
+            "rebuild_seconds": round(self.rebuild_seconds, 3),
+            "writer": self.writer.status(),
+            "backfill": self.backfill.status(),
+            "gaps": self.store.gaps(20),
+        }

@@ -1,0 +1,270 @@
+"""SQLite (WAL) implementation of the history store.
+
+One connection writes (the history writer's thread); every other thread reads through its own
+read-only connection, so API requests never wait for a write and never see a half batch.
+WAL with ``synchronous=NORMAL`` keeps every committed transaction across a process crash
+(``kill -9``); only a power loss can take the last commits.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from heatmap_engine.history.schema import migrate
+from heatmap_engine.models import LONG, SHORT, Candle, Liquidation, MarkPrice, OpenInterest
+
+SIDES = (LONG, SHORT)
+PRUNABLE = {
+    ("mark_prices", "time_ms"),
+    ("liquidations", "event_time_ms"),
+    ("candles", "open_time_ms"),
+    ("open_interest", "time_ms"),
+}
+LIQ_COLUMNS = (
+    "id, exchange, symbol, side, price, quantity, notional_usd, event_time_ms, received_at_ms,"
+    " status"
+)
+
+
+class HistoryStore(Protocol):
+    """What the engine, the writer and the API need from a durable store."""
+
+    def write_batch(
+        self,
+        liquidations: list[Liquidation],
+        prices: list[MarkPrice],
+        candles: list[Candle],
+        open_interest: list[tuple[str, OpenInterest]],
+    ) -> int: ...
+    def liquidations_since(self, start_ms: int) -> Iterator[Liquidation]: ...
+    def newest_liquidation_ms(self) -> int | None:
+        return self._reader().execute("SELECT MAX(event_time_ms) FROM liquidations").fetchone()[0]
+
+    def totals(self) -> dict[str, dict[str, float]]: ...
+    def close(self) -> None: ...
+
+
+def _liquidation(row: sqlite3.Row | tuple) -> Liquidation:
+    _, exchange, symbol, side, price, qty, notional, event_ms, received_ms, status = row
+    return Liquidation(
+        exchange, symbol, SIDES[side], price, qty, notional, event_ms, received_ms, status
+    )
+
+
+class SqliteStore:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._write = self._connect(readonly=False)
+        migrate(self._write)
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+
+    def _connect(self, readonly: bool) -> sqlite3.Connection:
+        if readonly:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        else:
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=5000")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect(readonly=True)
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        self._write.close()
+
+    # -- writes (the writer thread) ---------------------------------------------------------
+    def write_batch(
+        self,
+        liquidations: list[Liquidation],
+        prices: list[MarkPrice] = (),  # type: ignore[assignment]
+        candles: list[Candle] = (),  # type: ignore[assignment]
+        open_interest: list[tuple[str, OpenInterest]] = (),  # type: ignore[assignment]
+        meta: dict[str, str] | None = None,
+    ) -> int:
+        """One transaction; duplicates (by natural key) are ignored. Returns new liquidations."""
+        conn = self._write
+        conn.execute("BEGIN")
+        try:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO liquidations (exchange, symbol, side, price, quantity,"
+                " notional_usd, event_time_ms, received_at_ms, status) VALUES (?,?,?,?,?,?,?,?,?)",
+                [(x.exchange, x.symbol, 0 if x.liquidated_side == LONG else 1, x.price, x.quantity,
+                  x.notional_usd, x.event_time_ms, x.received_at_ms, x.order_status)
+                 for x in liquidations],
+            )  # fmt: skip
+            inserted = conn.total_changes - before
+            conn.executemany(
+                "INSERT OR REPLACE INTO mark_prices VALUES (?,?,?,?)",
+                [(p.exchange, p.symbol, p.event_time_ms, p.mark_price) for p in prices],
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO candles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(c.exchange, c.symbol, c.interval, c.open_time_ms, c.close_time_ms, c.open,
+                  c.high, c.low, c.close, c.volume, c.quote_volume, c.taker_buy_volume, c.trades,
+                  int(c.closed)) for c in candles],
+            )  # fmt: skip
+            conn.executemany(
+                "INSERT OR REPLACE INTO open_interest VALUES (?,?,?,?,?,?)",
+                [(o.exchange, o.symbol, period, o.time_ms, o.open_interest, o.open_interest_usd)
+                 for period, o in open_interest],
+            )  # fmt: skip
+            for key, value in (meta or {}).items():
+                conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return inserted
+
+    def record_gap(self, kind: str, start_ms: int, end_ms: int, reason: str) -> None:
+        self._write.execute(
+            "INSERT INTO gaps (kind, start_ms, end_ms, reason) VALUES (?,?,?,?)",
+            (kind, start_ms, end_ms, reason),
+        )
+
+    def prune(self, table: str, column: str, before_ms: int) -> int:
+        if (table, column) not in PRUNABLE:
+            raise ValueError(f"cannot prune {table}.{column}")
+        cursor = self._write.execute(f"DELETE FROM {table} WHERE {column} < ?", (before_ms,))
+        return cursor.rowcount
+
+    # -- reads (any thread) -----------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._reader().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def liquidations_since(
+        self, start_ms: int, symbols: Iterable[str] | None = None
+    ) -> Iterator[Liquidation]:
+        """Every stored liquidation with trade time >= ``start_ms``, oldest first."""
+        rows = self._reader().execute(
+            f"SELECT {LIQ_COLUMNS} FROM liquidations WHERE event_time_ms >= ?"
+            " ORDER BY event_time_ms, id",
+            (start_ms,),
+        )
+        wanted = set(symbols) if symbols is not None else None
+        for row in rows:
+            if wanted is None or row[2] in wanted:
+                yield _liquidation(row)
+
+    def query_liquidations(
+        self, symbol: str, start_ms: int, end_ms: int, *, min_notional: float = 0.0,
+        side: str | None = None, limit: int = 1000, after_id: int = 0,
+    ) -> list[tuple[int, Liquidation]]:  # fmt: skip
+        """A page in (trade time, id) order; the next page starts after the last row's id."""
+        sql = (f"SELECT {LIQ_COLUMNS} FROM liquidations WHERE symbol = ? AND event_time_ms >= ?"
+               " AND event_time_ms < ? AND notional_usd >= ? AND id > ?")  # fmt: skip
+        args: list[Any] = [symbol, start_ms, end_ms, min_notional, after_id]
+        if side is not None:
+            sql += " AND side = ?"
+            args.append(SIDES.index(side))
+        sql += " ORDER BY id LIMIT ?"
+        args.append(limit)
+        return [(row[0], _liquidation(row)) for row in self._reader().execute(sql, args)]
+
+    def window(self, symbol: str, start_ms: int, end_ms: int) -> list[Liquidation]:
+        rows = self._reader().execute(
+            f"SELECT {LIQ_COLUMNS} FROM liquidations WHERE symbol = ? AND event_time_ms >= ?"
+            " AND event_time_ms <= ? ORDER BY event_time_ms",
+            (symbol, start_ms, end_ms),
+        )
+        return [_liquidation(r) for r in rows]
+
+    def mark_price_at(self, symbol: str, at_ms: int) -> tuple[float, int] | None:
+        row = (
+            self._reader()
+            .execute(
+                "SELECT price, time_ms FROM mark_prices WHERE symbol = ? AND time_ms <= ?"
+                " ORDER BY time_ms DESC LIMIT 1",
+                (symbol, at_ms),
+            )
+            .fetchone()
+        )
+        return (row[0], row[1]) if row else None
+
+    def candles(
+        self, symbol: str, interval: str, start_ms: int, end_ms: int, limit: int
+    ) -> list[Candle]:
+        rows = self._reader().execute(
+            "SELECT * FROM candles WHERE symbol = ? AND interval = ? AND open_time_ms >= ?"
+            " AND open_time_ms < ? ORDER BY open_time_ms LIMIT ?",
+            (symbol, interval, start_ms, end_ms, limit),
+        )
+        return [Candle(*r[:13], bool(r[13])) for r in rows]
+
+    def open_interest(
+        self, symbol: str, period: str, start_ms: int, end_ms: int, limit: int
+    ) -> list[OpenInterest]:
+        rows = self._reader().execute(
+            "SELECT exchange, symbol, time_ms, open_interest, open_interest_usd FROM open_interest"
+            " WHERE symbol = ? AND period = ? AND time_ms >= ? AND time_ms < ?"
+            " ORDER BY time_ms LIMIT ?",
+            (symbol, period, start_ms, end_ms, limit),
+        )
+        return [OpenInterest(*r) for r in rows]
+
+    def last_time(self, table: str, symbol: str, kind: str) -> int | None:
+        """Newest stored candle open time (table 'candles', kind = interval) or OI time."""
+        column, key = {
+            "candles": ("open_time_ms", "interval"),
+            "open_interest": ("time_ms", "period"),
+        }[table]
+        row = (
+            self._reader()
+            .execute(
+                f"SELECT MAX({column}) FROM {table} WHERE symbol = ? AND {key} = ?", (symbol, kind)
+            )
+            .fetchone()
+        )
+        return row[0]
+
+    def newest_liquidation_ms(self) -> int | None:
+        return self._reader().execute("SELECT MAX(event_time_ms) FROM liquidations").fetchone()[0]
+
+    def totals(self) -> dict[str, dict[str, float]]:
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT side, COUNT(*), COALESCE(SUM(notional_usd), 0) FROM liquidations"
+                " GROUP BY side"
+            )
+            .fetchall()
+        )
+        out = {side: {"count": 0, "notional_usd": 0.0} for side in SIDES}
+        for side, count, notional in rows:
+            out[SIDES[side]] = {"count": count, "notional_usd": notional}
+        return out
+
+    def gaps(self, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self._reader().execute(
+            "SELECT kind, start_ms, end_ms, reason FROM gaps ORDER BY start_ms DESC LIMIT ?",
+            (limit,),
+        )
+        return [{"kind": k, "start_ms": s, "end_ms": e, "reason": r} for k, s, e, r in rows]
+
+    def integrity_check(self) -> str:
+        return self._write.execute("PRAGMA integrity_check").fetchone()[0]
+
+    def size_bytes(self) -> int:
+        return sum(
+            p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.exists()
+        )
