@@ -65,6 +65,17 @@ class Engine:
             if state.apply(event, self.now_ms()) and sink is not None:
                 sink(event)
 
+    def restore_from(self, store: Any, symbols: Iterable[str], since_ms: int) -> int:
+        """Rebuild the window from a history store (bulk, per symbol) and carry counts on."""
+        restored = 0
+        for symbol in symbols:
+            rows = store.window_rows(symbol, since_ms)
+            if rows and self.event_time:
+                self._newest_event_ms = max(self._newest_event_ms, rows[-1][0])
+            restored += self.state.restore_rows(symbol, rows, self.now_ms())
+        self.state.carry_totals(store.totals())
+        return restored
+
     def restore(self, liquidations: Iterable[Liquidation], totals: dict | None = None) -> int:
         """Rebuild the window from history (no counting, nothing re-stored); returns how many."""
         restored = 0

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from heatmap_engine.clusters import SIDE_CODES, ClusterParams, compute_clusters
+from heatmap_engine.clusters import SIDE_CODES, SIDE_NAMES, ClusterParams, compute_clusters
 from heatmap_engine.models import Candle, Liquidation, MarkPrice, Skipped, Snapshot
 
 
@@ -148,6 +148,30 @@ class EngineState:
         self.counters[f"skipped_{event.reason}"] += 1
         self.notional[f"skipped_{event.reason}"] += event.notional_usd
         return False
+
+    def restore_rows(self, symbol: str, rows: list[tuple], now_ms: int) -> int:
+        """Bulk restore of one symbol from history rows (time, price, notional, side code,
+        quantity, exchange), oldest first; only the newest rows also seed the dedupe memory."""
+        buffer = self.buffers.get(symbol)
+        if buffer is None and self.accept_any:
+            buffer = self.buffers[symbol] = EventBuffer()
+            self.symbols = (*self.symbols, symbol)
+            self._tracked.add(symbol)
+        live = [r for r in rows if now_ms - r[0] < self.params.decay_window_ms]
+        if buffer is not None and live:
+            buffer.times.extend(r[0] for r in live)
+            buffer.prices.extend(r[1] for r in live)
+            buffer.notionals.extend(r[2] for r in live)
+            buffer.sides.extend(r[3] for r in live)
+        if rows:
+            newest = rows[-1][0]
+            for t, price, _, side, qty, exchange in rows:
+                if t >= newest - self.dedupe.horizon_ms:
+                    key = (exchange, symbol, t, SIDE_NAMES[side], qty, price)
+                    self.dedupe.is_new(key, t)
+            if self.last_liquidation_ms is None or newest > self.last_liquidation_ms:
+                self.last_liquidation_ms = newest
+        return len(live)
 
     def restore(self, liq: Liquidation, now_ms: int) -> None:
         """A liquidation from history: into the window and the dedupe memory, not the counters."""

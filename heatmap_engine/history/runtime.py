@@ -55,7 +55,8 @@ class HistoryRuntime:
         # replay/demo engines run on the exchange's clock: rebuild up to the newest stored event
         reference = (newest or now) if engine.event_time else now
         since = reference - engine.params.decay_window_ms
-        self.restored = engine.restore(self.store.liquidations_since(since), self.store.totals())
+        symbols = self.store.symbols() if engine.state.accept_any else engine.symbols
+        self.restored = engine.restore_from(self.store, symbols, since)
         for symbol in engine.symbols:
             for candle in self.store.candles(symbol, "1m", now - 86_400_000, now + 60_000, 1440):
                 engine.state.apply(candle, now)

@@ -19,10 +19,9 @@ MIGRATIONS: tuple[str, ...] = (
         event_time_ms INTEGER NOT NULL,
         received_at_ms INTEGER NOT NULL,
         status TEXT NOT NULL,
-        UNIQUE (exchange, symbol, event_time_ms, side, quantity, price)
+        -- the natural key; led by (symbol, time) it also serves every per-symbol range query
+        UNIQUE (symbol, event_time_ms, side, quantity, price, exchange)
     );
-    CREATE INDEX liquidations_symbol_time ON liquidations (symbol, event_time_ms);
-    CREATE INDEX liquidations_time ON liquidations (event_time_ms);
     CREATE TABLE mark_prices (
         exchange TEXT NOT NULL, symbol TEXT NOT NULL, time_ms INTEGER NOT NULL,
         price REAL NOT NULL,

@@ -155,29 +155,52 @@ class SqliteStore:
     def liquidations_since(
         self, start_ms: int, symbols: Iterable[str] | None = None
     ) -> Iterator[Liquidation]:
-        """Every stored liquidation with trade time >= ``start_ms``, oldest first."""
-        rows = self._reader().execute(
-            f"SELECT {LIQ_COLUMNS} FROM liquidations WHERE event_time_ms >= ?"
-            " ORDER BY event_time_ms, id",
-            (start_ms,),
-        )
-        wanted = set(symbols) if symbols is not None else None
-        for row in rows:
-            if wanted is None or row[2] in wanted:
+        """Stored liquidations with trade time >= ``start_ms`` (of ``symbols``, or all),
+        oldest first within each symbol."""
+        reader = self._reader()
+        if symbols is None:
+            symbols = [r[0] for r in reader.execute("SELECT DISTINCT symbol FROM liquidations")]
+        for symbol in symbols:
+            rows = reader.execute(
+                f"SELECT {LIQ_COLUMNS} FROM liquidations WHERE symbol = ? AND event_time_ms >= ?"
+                " ORDER BY event_time_ms",
+                (symbol, start_ms),
+            )
+            for row in rows:
                 yield _liquidation(row)
+
+    def window_rows(self, symbol: str, start_ms: int) -> list[tuple]:
+        """(time, price, notional, side code, quantity, exchange) from ``start_ms``, oldest
+        first: the compact form a restart loads straight into the engine's columns."""
+        return (
+            self._reader()
+            .execute(
+                "SELECT event_time_ms, price, notional_usd, side, quantity, exchange"
+                " FROM liquidations WHERE symbol = ? AND event_time_ms >= ? ORDER BY event_time_ms",
+                (symbol, start_ms),
+            )
+            .fetchall()
+        )
+
+    def symbols(self) -> list[str]:
+        return [r[0] for r in self._reader().execute("SELECT DISTINCT symbol FROM liquidations")]
 
     def query_liquidations(
         self, symbol: str, start_ms: int, end_ms: int, *, min_notional: float = 0.0,
-        side: str | None = None, limit: int = 1000, after_id: int = 0,
+        side: str | None = None, limit: int = 1000, after: tuple[int, int] | None = None,
     ) -> list[tuple[int, Liquidation]]:  # fmt: skip
-        """A page in (trade time, id) order; the next page starts after the last row's id."""
+        """A page in (trade time, id) order; pass the last row's (time, id) as ``after`` for the
+        next page (keyset paging: every page costs the same, however deep)."""
         sql = (f"SELECT {LIQ_COLUMNS} FROM liquidations WHERE symbol = ? AND event_time_ms >= ?"
-               " AND event_time_ms < ? AND notional_usd >= ? AND id > ?")  # fmt: skip
-        args: list[Any] = [symbol, start_ms, end_ms, min_notional, after_id]
+               " AND event_time_ms < ? AND notional_usd >= ?")  # fmt: skip
+        args: list[Any] = [symbol, start_ms, end_ms, min_notional]
+        if after is not None:
+            sql += " AND (event_time_ms > ? OR (event_time_ms = ? AND id > ?))"
+            args += [after[0], after[0], after[1]]
         if side is not None:
             sql += " AND side = ?"
             args.append(SIDES.index(side))
-        sql += " ORDER BY id LIMIT ?"
+        sql += " ORDER BY event_time_ms, id LIMIT ?"
         args.append(limit)
         return [(row[0], _liquidation(row)) for row in self._reader().execute(sql, args)]
 

@@ -9,10 +9,9 @@ so a crash loses at most the last uncommitted second; it also prunes old rows by
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +64,11 @@ class HistoryWriter:
         self.batch_limit = batch_limit
         self.retention = retention or Retention()
         self.prune_every_seconds = prune_every_seconds
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
+        # a deque: append/popleft are atomic and lock-free, so submit() costs the engine thread
+        # almost nothing; the bound is checked by hand
+        self.max_queue = max_queue
+        self._pending: deque[Any] = deque()
+        self._in_flight = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.written: Counter[str] = Counter()
@@ -79,20 +82,19 @@ class HistoryWriter:
     def submit(
         self, item: Liquidation | MarkPrice | Candle | tuple[str, OpenInterest] | Gap
     ) -> bool:
-        try:
-            self._queue.put_nowait(item)
+        if len(self._pending) < self.max_queue:
+            self._pending.append(item)
             return True
-        except queue.Full:
-            kind = type(item).__name__ if not isinstance(item, tuple) else "OpenInterest"
-            self.dropped[kind] += 1
-            now = time.monotonic()
-            if now - self._last_drop_log > 10:
-                self._last_drop_log = now
-                log.error(
-                    "history queue full (%d items): %s NOT stored (dropped so far: %s)",
-                    self._queue.maxsize, kind, dict(self.dropped),
-                )  # fmt: skip
-            return False
+        kind = type(item).__name__ if not isinstance(item, tuple) else "OpenInterest"
+        self.dropped[kind] += 1
+        now = time.monotonic()
+        if now - self._last_drop_log > 10:
+            self._last_drop_log = now
+            log.error(
+                "history queue full (%d items): %s NOT stored (dropped so far: %s)",
+                self.max_queue, kind, dict(self.dropped),
+            )  # fmt: skip
+        return False
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> HistoryWriter:
@@ -111,9 +113,9 @@ class HistoryWriter:
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything submitted so far is committed (tests, shutdown)."""
         deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+        while (self._pending or self._in_flight) and time.monotonic() < deadline:
             time.sleep(0.005)
-        return not self._queue.unfinished_tasks
+        return not (self._pending or self._in_flight)
 
     def _run(self) -> None:
         next_prune = time.monotonic()
@@ -124,22 +126,18 @@ class HistoryWriter:
             if time.monotonic() >= next_prune:
                 self._prune()
                 next_prune = time.monotonic() + self.prune_every_seconds
-            if self._stop.is_set() and self._queue.empty():
+            if self._stop.is_set() and not self._pending:
                 return
 
     def _take(self) -> list[Any]:
-        try:
-            batch = [self._queue.get(timeout=self.commit_interval)]
-        except queue.Empty:
-            return []
-        deadline = time.monotonic() + self.commit_interval
-        while len(batch) < self.batch_limit and time.monotonic() < deadline:
-            try:
-                batch.append(self._queue.get_nowait())
-            except queue.Empty:
-                if self._stop.is_set():
-                    break
-                time.sleep(0.002)
+        """Waits up to one commit interval, then takes everything queued (up to a batch)."""
+        if not self._pending:
+            self._stop.wait(self.commit_interval)
+        pending, batch = self._pending, []
+        take = min(len(pending), self.batch_limit)
+        self._in_flight = take
+        for _ in range(take):
+            batch.append(pending.popleft())
         return batch
 
     def _write(self, batch: list[Any]) -> None:
@@ -167,8 +165,7 @@ class HistoryWriter:
             self.errors += 1
             log.exception("history write of %d items failed", len(batch))
         finally:
-            for _ in batch:
-                self._queue.task_done()
+            self._in_flight = 0
         self.written["mark_prices"] += len(prices)
         self.written["candles"] += len(candles)
         self.written["open_interest"] += len(interest)
@@ -191,8 +188,8 @@ class HistoryWriter:
 
     def status(self) -> dict[str, Any]:
         return {
-            "queued": self._queue.qsize(),
-            "queue_capacity": self._queue.maxsize,
+            "queued": len(self._pending),
+            "queue_capacity": self.max_queue,
             "written": dict(self.written),
             "dropped": dict(self.dropped),
             "dropped_total": sum(self.dropped.values()),

@@ -49,11 +49,12 @@ def test_duplicates_are_stored_once_and_totals_add_up(store):
 
 def test_query_pages_filters_and_side(store):
     store.write_batch([liq(i, side="long" if i % 2 else "short") for i in range(50)])
-    seen, after = [], 0
-    while page := store.query_liquidations("BTCUSDT", NOW, NOW + 100, limit=7, after_id=after):
+    seen, after = [], None
+    while page := store.query_liquidations("BTCUSDT", NOW, NOW + 100, limit=7, after=after):
         seen += [x for _, x in page]
-        after = page[-1][0]
+        after = (page[-1][1].event_time_ms, page[-1][0])
     assert len(seen) == 50
+    assert [x.event_time_ms for x in seen] == sorted(x.event_time_ms for x in seen)
     shorts = store.query_liquidations("BTCUSDT", NOW, NOW + 100, side="short", min_notional=1000)
     assert all(x.liquidated_side == "short" and x.notional_usd >= 1000 for _, x in shorts)
     assert store.query_liquidations("ETHUSDT", NOW, NOW + 100) == []
