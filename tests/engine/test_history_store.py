@@ -64,8 +64,12 @@ def test_candles_open_interest_prices_and_gaps(store):
     candle = Candle(
         "binance", "BTCUSDT", "1m", NOW, NOW + 59_999, 1, 2, 0.5, 1.5, 10, 15, 4, 7, False
     )
-    store.write_batch([], [MarkPrice("binance", "BTCUSDT", 101.0, NOW)], [candle],
-                      [("5m", OpenInterest("binance", "BTCUSDT", NOW, 5.0, 500.0))])  # fmt: skip
+    store.write_batch(
+        [],
+        [MarkPrice("binance", "BTCUSDT", 101.0, NOW)],
+        [candle],
+        [("5m", OpenInterest("binance", "BTCUSDT", NOW, 5.0, 500.0))],
+    )
     closed = Candle(*[getattr(candle, f) for f in candle.__slots__][:13], True)
     store.write_batch([], [], [closed], [])  # the later frame replaces the forming one
     assert store.candles("BTCUSDT", "1m", NOW, NOW + 1, 10) == [closed]
@@ -117,3 +121,70 @@ def test_retention_prunes_only_what_is_configured(store):
     assert store.totals()["long"]["count"] == 1  # liquidations are kept forever by default
     with pytest.raises(ValueError):
         store.prune("meta", "key", 0)
+
+
+def test_heatmap_at_a_past_time_matches_the_live_engine(store):
+    from heatmap_engine.clusters import ClusterParams
+    from heatmap_engine.config import Settings
+    from heatmap_engine.engine import Engine
+    from heatmap_engine.history.queries import heatmap_at
+
+    events = [liq(i % 7, side="long" if i % 2 else "short") for i in range(40)]
+    events = [
+        Liquidation(
+            e.exchange,
+            e.symbol,
+            e.liquidated_side,
+            e.price,
+            e.quantity + i,
+            e.notional_usd,
+            NOW - i * 60_000,
+            NOW,
+        )
+        for i, e in enumerate(events)
+    ]
+    store.write_batch(events, [MarkPrice("binance", "BTCUSDT", 104.0, NOW - 1)], [], [])
+    at = NOW - 10 * 60_000
+    past = heatmap_at(store, "BTCUSDT", at, ClusterParams(0.02, 5, 3_600_000))
+    engine = Engine(Settings.from_env({"HEATMAP_SYMBOLS": "BTCUSDT"}), clock=lambda: at)
+    engine.process([e for e in events if e.event_time_ms <= at])
+    engine.refresh()
+    live = engine.snapshot("BTCUSDT")
+    assert past.clusters and [c.cluster_id for c in past.clusters] == [
+        c.cluster_id for c in live.clusters
+    ]
+    for a, b in zip(past.clusters, live.clusters, strict=True):
+        assert a.liquidation_count == b.liquidation_count
+        assert a.strength == pytest.approx(b.strength)
+    assert past.current_price is None  # the only stored price is after `at`
+    assert past.computed_at_ms == at
+
+
+def test_candles_aggregate_to_longer_intervals():
+    from heatmap_engine.history.queries import aggregate_candles
+
+    base = 1_800_000_000_000 - 1_800_000_000_000 % 3_600_000
+    ones = [
+        Candle(
+            "binance",
+            "X",
+            "1m",
+            base + m * 60_000,
+            base + m * 60_000 + 59_999,
+            10 + m,
+            20 + m,
+            5 + m,
+            11 + m,
+            1.0,
+            2.0,
+            0.5,
+            3,
+            True,
+        )
+        for m in range(120)
+    ]
+    hours = aggregate_candles(ones, "1h")
+    assert [h.open_time_ms for h in hours] == [base, base + 3_600_000]
+    first = hours[0]
+    assert (first.open, first.high, first.low, first.close) == (10, 79, 5, 70)
+    assert first.volume == 60.0 and first.trades == 180 and first.closed
