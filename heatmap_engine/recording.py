@@ -23,15 +23,18 @@ log = logging.getLogger(__name__)
 
 
 class Recorder:
-    """Appends frames to a JSONL file; safe to call from several reader threads."""
+    """Appends frames to a JSONL file; safe to call from several reader threads. Flushes every
+    ``flush_every`` frames or ``flush_seconds``, whichever comes first."""
 
-    def __init__(self, path: str | Path, flush_every: int = 100):
+    def __init__(self, path: str | Path, flush_every: int = 100, flush_seconds: float = 1.0):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[bytes] | None = self.path.open("ab")
         self._lock = threading.Lock()
         self._pending = 0
         self.flush_every = flush_every
+        self.flush_seconds = flush_seconds
+        self._flushed_at = time.monotonic()
         self.frames = 0
 
     def write(self, received_at_ms: int, frame: str | bytes) -> None:
@@ -43,9 +46,11 @@ class Recorder:
             self._file.write(line)
             self.frames += 1
             self._pending += 1
-            if self._pending >= self.flush_every:
+            now = time.monotonic()
+            if self._pending >= self.flush_every or now - self._flushed_at >= self.flush_seconds:
                 self._file.flush()
                 self._pending = 0
+                self._flushed_at = now
 
     def close(self) -> None:
         with self._lock:

@@ -46,6 +46,7 @@ class HistoryRuntime:
         self._thread: threading.Thread | None = None
         self.restored = 0
         self.rebuild_seconds = 0.0
+        self._final_status: dict[str, Any] | None = None
 
     def attach(self, engine: Engine, submit_to_engine: Callable[[Any], None]) -> None:
         """Before the engine thread starts: rebuild the window and carry the counts on."""
@@ -114,10 +115,13 @@ class HistoryRuntime:
             self._thread.join(timeout)
             ok = not self._thread.is_alive()
         ok = self.writer.stop(timeout) and ok
+        self._final_status = self.status()  # what status() answers once the store is closed
         self.store.close()
         return ok
 
     def status(self) -> dict[str, Any]:
+        if self._final_status is not None:
+            return self._final_status
         return {
             "path": str(self.store.path),
             "size_bytes": self.store.size_bytes(),

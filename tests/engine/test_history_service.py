@@ -247,3 +247,41 @@ def _split(items):
     return [i for i in items if not isinstance(i, tuple)], [
         i for i in items if isinstance(i, tuple)
     ]
+
+
+def test_record_then_replay_into_a_fresh_store(fake, tmp_path):
+    import threading
+
+    from heatmap_engine.cli import record, replay
+
+    out = tmp_path / "frames.jsonl"
+    stop = threading.Event()
+    settings = Settings.from_env(env_for(fake, tmp_path / "live", history="0"))
+    worker = threading.Thread(target=record, args=(settings, out, 30.0, stop))
+    worker.start()
+    try:
+        assert fake.wait_for_subscribers(LIQ)
+        now = wall_clock_ms()
+        for i in range(9):
+            fake.publish(
+                LIQ, force_order("BNBUSDT", "SELL" if i % 2 else "BUY", 600.0 + i, 2.0, now + i)
+            )
+        fake.publish(LIQ, "garbage frame")
+
+        def flushed():  # a frame every 0.2 s lets the recorder's one-second flush run
+            fake.publish("!markPrice@arr@1s", [mark_price("BNBUSDT", 600.0, wall_clock_ms())])
+            time.sleep(0.2)
+            return out.exists() and out.read_text().count('\\"e\\":\\"forceOrder') == 9
+
+        wait_until(flushed)
+    finally:
+        stop.set()
+        worker.join(15)
+    fresh = Settings.from_env(env_for(fake, tmp_path / "replayed"))
+    status = replay(fresh, out, speed=0.0, stop=threading.Event())
+    assert status["feed"]["parse_errors"] == {"not_json": 1}
+    store = SqliteStore(tmp_path / "replayed" / "heatmap.sqlite3")
+    totals = store.totals()
+    store.close()
+    assert totals["long"]["count"] + totals["short"]["count"] == 9
+    assert totals["long"]["count"] == 4  # SELL orders close longs
