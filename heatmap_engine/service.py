@@ -66,6 +66,7 @@ class HeatmapService:
         self._source_factory = source_factory or self._live_feed
         self.source: MessageSource | None = None
         self._resolver = SymbolResolver(self.engine.symbols)
+        self._resolver_for: tuple[str, ...] = self.engine.symbols
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.started_at: float | None = None
@@ -221,7 +222,6 @@ class HeatmapService:
                 delay = min(60.0, delay * 2)
                 continue
             self.universe_error = None
-            self._resolver = SymbolResolver(symbols)
             self.call_in_engine(functools.partial(self.engine.set_symbols, symbols))
             if isinstance(self.source, FeedGroup):
                 self.source.subscribe(self._kline_streams(symbols))
@@ -234,12 +234,10 @@ class HeatmapService:
             (p.time_ms for p in self.engine.state.prices.copy().values() if p.source == "stream"),
             default=None,
         )
-        stale_ms = self.settings.price_stale_seconds * 1000
         if newest is None:
-            return (
-                time.time() - (self.started_at or time.time()) >= self.settings.price_stale_seconds
-            )
-        return wall_clock_ms() - newest >= stale_ms
+            waited = time.time() - (self.started_at or time.time())
+            return waited >= self.settings.price_stale_seconds
+        return self.engine.clock() - newest >= self.settings.price_stale_seconds * 1000
 
     # -- readers ----------------------------------------------------------------------------
     @property
@@ -248,8 +246,11 @@ class HeatmapService:
 
     @property
     def resolver(self) -> SymbolResolver:
-        if set(self._resolver.contracts) != set(self.engine.symbols):
-            self._resolver = SymbolResolver(self.engine.symbols)
+        """A resolver over the current universe (rebuilt only when the universe changes)."""
+        symbols = self.engine.symbols
+        if self._resolver_for is not symbols:
+            self._resolver = SymbolResolver(symbols)
+            self._resolver_for = symbols
         return self._resolver
 
     def snapshot(self, symbol: str) -> Snapshot | None:

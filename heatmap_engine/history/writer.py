@@ -195,7 +195,7 @@ class HistoryWriter:
             "dropped_total": sum(self.dropped.values()),
             "errors": self.errors,
             "last_commit_at": self.last_commit_at,
-            "last_commit_ms": None
-            if self.last_commit_seconds is None
-            else self.last_commit_seconds * 1000,
+            "last_commit_duration_ms": (
+                None if self.last_commit_seconds is None else self.last_commit_seconds * 1000
+            ),
         }
