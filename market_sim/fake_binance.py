@@ -6,7 +6,9 @@ One aiohttp app on one port serves both halves (see the protocol reference §1):
   under `/public`, and unrouted `/ws`, `/stream` which ack control messages but never carry
   `/market` data (Binance's silent failure since the 2026 URL split, §1.1);
 * REST (`market_sim.rest`): exchangeInfo, premiumIndex, ticker/price, time, klines,
-  openInterest, openInterestHist with weights, the used-weight header and 429/418 (§1.8, §1.9).
+  openInterest, openInterestHist with weights, the used-weight header and 429/418 (§1.8, §1.9);
+* with a simulated market attached (`attach_market`, see `market_sim.sim`), REST state comes
+  from it and `/sim/truth/*` answers what really happened (not a Binance route).
 
 The asyncio loop runs on one named background thread created by `start()` and joined by
 `stop()`; nothing runs at import. Every public method is safe to call from the test thread.
@@ -28,16 +30,20 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from market_sim.connection import WsLimits
 from market_sim.hub import Hub, Payload, wait_until
 from market_sim.rest import RestApi
+from market_sim.sim.truth_http import truth_routes
 from market_sim.state import MarketState
 from market_sim.universe import default_mark_prices, default_universe
 from market_sim.ws import WsServer
+
+if TYPE_CHECKING:
+    from market_sim.sim.source import SimulatedMarket
 
 __all__ = ["FakeBinance", "default_mark_prices", "default_universe", "main"]
 
@@ -80,6 +86,7 @@ class FakeBinance:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested: asyncio.Event | None = None
         self._startup_error: BaseException | None = None
+        self._market: SimulatedMarket | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -136,7 +143,7 @@ class FakeBinance:
 
     async def _serve(self, ready: threading.Event) -> None:
         app = web.Application()
-        app.add_routes(self._rest.routes() + self._ws.routes())
+        app.add_routes(self._rest.routes() + self._ws.routes() + truth_routes(lambda: self._market))
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         try:
@@ -217,6 +224,10 @@ class FakeBinance:
         """Block until at least `count` live `route` connections subscribe to `stream`."""
         return self._hub.wait_for(route, stream, count, timeout)
 
+    def subscribed_streams(self, *, route: str = "market") -> set[str]:
+        """Every stream some live `route` connection is subscribed to right now."""
+        return self._hub.streams(route)
+
     def wait_for_stats(
         self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0
     ) -> bool:
@@ -259,6 +270,12 @@ class FakeBinance:
     ) -> None:
         """`openInterest` value and, optionally, the `openInterestHist` rows for `symbol`."""
         self._state.set_open_interest(symbol, value, hist_rows)
+
+    def attach_market(self, market: SimulatedMarket | None) -> None:
+        """Serve a simulated market: its mark prices, klines and open interest over REST for
+        the symbols it simulates, and its truth on `/sim/truth/*` (None detaches)."""
+        self._market = market
+        self._state.attach(market)
 
     def fail_next_rest(self, status: int, count: int = 1, retry_after: int | None = None) -> None:
         """Answer the next `count` REST requests with `status` (429, 418, 5xx ...)."""

@@ -133,6 +133,13 @@ class Hub:
             loop.call_soon_threadsafe(member.deliver, encoded[combined])
         return len(targets)
 
+    def streams(self, route: str) -> set[str]:
+        """Every stream at least one live `route` connection is subscribed to."""
+        with self._lock:
+            return {
+                s for m in self._members if m.route == route and not m.closing for s in m.streams
+            }
+
     def wait_for(self, route: str, stream: str, count: int, timeout: float) -> bool:
         """Block until at least `count` live `route` connections subscribe to `stream`."""
         with self._changed:

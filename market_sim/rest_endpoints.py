@@ -118,12 +118,16 @@ class Endpoints:
         mark = Decimal(self._state.mark_price(spec.symbol))
         funding = spec.has_funding
         next_funding = (now_ms // _FUNDING_EVERY_MS + 1) * _FUNDING_EVERY_MS
+        index, rate = mark * Decimal("0.9999"), Decimal("0.0001")
+        live = self._state.premium(spec.symbol)  # a simulated market's own index and funding
+        if live is not None:
+            index, rate = Decimal(live[0]), Decimal(live[1])
         return {
             "symbol": spec.symbol,
             "markPrice": str(mark.quantize(_EIGHT)),
-            "indexPrice": str((mark * Decimal("0.9999")).quantize(_EIGHT)),
-            "estimatedSettlePrice": str((mark * Decimal("0.99995")).quantize(_EIGHT)),
-            "lastFundingRate": "0.00010000" if funding else "",
+            "indexPrice": str(index.quantize(_EIGHT)),
+            "estimatedSettlePrice": str(((mark + index) / 2).quantize(_EIGHT)),
+            "lastFundingRate": str(rate.quantize(_EIGHT)) if funding else "",
             "interestRate": "0.00010000" if funding else "",
             "nextFundingTime": next_funding if funding else 0,
             "time": now_ms,

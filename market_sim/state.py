@@ -3,6 +3,11 @@
 Written from the test (or simulator) thread through `FakeBinance.set_*`, read by the REST
 handlers on the server loop; one lock guards it. Values are kept as Binance renders them
 (decimal strings) so responses carry exactly what the test put in.
+
+A live market can be attached (`attach`, e.g. the simulator's `market_sim.sim.source`): for the
+symbols it covers it answers mark prices, klines, open interest and its history. Rows injected
+with `set_klines` / `set_open_interest` still win over it; the generated series answer for
+everything else.
 """
 
 from __future__ import annotations
@@ -10,12 +15,34 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 from market_sim import series
 from market_sim.universe import ContractSpec, build_contracts
 
 KLINE_COLUMNS = 12
+
+
+class MarketSource(Protocol):
+    """A market that serves REST state for the symbols it covers (all values as wire strings)."""
+
+    def covers(self, symbol: str) -> bool: ...
+
+    def mark_price(self, symbol: str) -> str: ...
+
+    def premium(self, symbol: str) -> tuple[str, str]:
+        """(index price, funding rate) as the mark-price stream shows them."""
+        ...
+
+    def kline_rows(self, symbol: str, interval: str) -> list[list[Any]]:
+        """Every row of `interval` (ascending; the last one may still be forming)."""
+        ...
+
+    def open_interest(self, symbol: str) -> str: ...
+
+    def open_interest_rows(self, symbol: str, period: str) -> list[dict[str, Any]]:
+        """Every `openInterestHist` row of `period` (ascending)."""
+        ...
 
 
 class MarketState:
@@ -29,6 +56,16 @@ class MarketState:
         self._klines: dict[tuple[str, str | None], list[list[Any]]] = {}
         self._open_interest: dict[str, str] = {}
         self._oi_history: dict[str, list[dict[str, Any]]] = {}
+        self._source: MarketSource | None = None
+
+    def attach(self, source: MarketSource | None) -> None:
+        """Serve `source`'s state for the symbols it covers (None detaches)."""
+        with self._lock:
+            self._source = source
+
+    def _live(self, symbol: str) -> MarketSource | None:
+        source = self._source
+        return source if source is not None and source.covers(symbol) else None
 
     def contract(self, symbol: str) -> ContractSpec | None:
         """The listed contract named exactly `symbol` (REST symbols are case-sensitive)."""
@@ -55,12 +92,22 @@ class MarketState:
             self._marks.update(parsed)
 
     def mark_price(self, symbol: str) -> str:
+        live = self._live(symbol)
+        if live is not None:
+            return live.mark_price(symbol)
         with self._lock:
             return self._marks[symbol]
 
+    def premium(self, symbol: str) -> tuple[str, str] | None:
+        """(index price, funding rate) from the attached market, None if it does not cover it."""
+        live = self._live(symbol)
+        return None if live is None else live.premium(symbol)
+
     def mark_prices(self) -> dict[str, str]:
         with self._lock:
-            return dict(self._marks)
+            marks = dict(self._marks)
+        return {symbol: self.mark_price(symbol) if self._live(symbol) else price
+                for symbol, price in marks.items()}  # fmt: skip
 
     def set_klines(self, symbol: str, rows: Sequence[Sequence[Any]], interval: str | None) -> None:
         """Serve `rows` (12-column §1.9 layout) for `symbol` (for one interval, or all)."""
@@ -75,11 +122,14 @@ class MarketState:
         self, symbol: str, interval: str, now_ms: int, window: tuple[int | None, int | None],
         limit: int,
     ) -> list[list[Any]]:  # fmt: skip
-        """Injected rows if any, else the deterministic generated series around the mark."""
+        """Injected rows if any, else the attached market's, else the generated series."""
         start_ms, end_ms = window
         with self._lock:
             rows = self._klines.get((symbol, interval), self._klines.get((symbol, None)))
             mark = Decimal(self._marks[symbol])
+        live = self._live(symbol)
+        if rows is None and live is not None:
+            rows = live.kline_rows(symbol, interval)
         if rows is not None:
             return series.select_rows(rows, lambda row: row[0], start_ms, end_ms, limit)
         spec = self._by_symbol[symbol]
@@ -108,6 +158,9 @@ class MarketState:
             mark = Decimal(self._marks[symbol])
         if value is not None:
             return value
+        live = self._live(symbol)
+        if live is not None:
+            return live.open_interest(symbol)
         spec = self._by_symbol[symbol]
         return str(series.default_open_interest(symbol, mark, spec.step))
 
@@ -122,6 +175,9 @@ class MarketState:
         with self._lock:
             rows = self._oi_history.get(symbol)
             mark = Decimal(self._marks[symbol])
+        live = self._live(symbol)
+        if rows is None and live is not None:
+            rows = live.open_interest_rows(symbol, period)
         if rows is not None:
             fresh = [row for row in rows if int(row["timestamp"]) >= oldest]
             return series.select_rows(

@@ -28,6 +28,8 @@ _NAMED_PRICES: dict[str, str] = {
     "WIFUSDT": "1.0", "1000SATSUSDT": "0.0002", "1MBABYDOGEUSDT": "0.0015", "BOMEUSDT": "0.002",
 }  # fmt: skip
 
+NAMED_SYMBOLS: tuple[str, ...] = tuple(_NAMED_PRICES)  # the seed's 28, in the README's order
+
 _EXTRA_PRICES: dict[str, str] = {
     "CATUSDT": "380", "TSLAUSDT": "250", "XAUUSDT": "3400", "AAPLUSDT": "230",
     "BTCUSDT_261225": "91500", "ETHUSDT_261225": "3050", "FTTUSDT": "1.1", "SRMUSDT": "0.03",

@@ -1,0 +1,185 @@
+"""Drives a `MarketSimulation` in scaled real time and publishes it through a `FakeBinance`.
+
+One sim second is stepped every `1/speed` wall seconds (`speed` 0: as fast as possible) on one
+named thread (`market-sim`, started by `start()`, joined by `stop(timeout)`). After each step
+the runner publishes, in this order, the second's sampled `!forceOrder@arr` frames, the two
+`!markPrice@arr@1s` array messages and a `<symbol>@kline_1m` event for every kline stream a
+client is subscribed to (the forming candle, or at a minute boundary the closing `x: true`
+frame). `wire_frames()` is that list as a pure function (tests collect it without a server).
+
+**Prefill (demo-only behaviour).** `prefill_until(ms)` simulates history as fast as possible
+before serving: candles and open interest land in the REST history, and the sampled
+forceOrder frames are held in a backlog. The backlog (and every frame sampled until then) is
+sent as one quick burst, in time order with the frames' past trade times, when the first
+client subscribes to `!forceOrder@arr`; from then on the stream is live and, like Binance's,
+never replays: a frame published while nobody listens is gone (counted as `missed`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from market_sim.sim.frames import LIQUIDATION_STREAM, MARK_PRICE_STREAM, kline_stream
+from market_sim.sim.market import MarketSimulation, TickOutput
+from market_sim.sim.source import SimulatedMarket
+
+logger = logging.getLogger(__name__)
+
+Frames = list[tuple[str, list[Any]]]  # (stream, payloads in order)
+
+
+class Publisher(Protocol):
+    """What the runner needs from a FakeBinance."""
+
+    def publish_many(self, stream: str, payloads: list[Any]) -> int: ...
+
+    def subscribed_streams(self) -> set[str]: ...
+
+
+def wire_frames(sim: MarketSimulation, output: TickOutput, subscribed: set[str] | None) -> Frames:
+    """Everything one second publishes, in order; `subscribed` None means every kline stream."""
+    frames: Frames = []
+    if output.force_orders:
+        frames.append((LIQUIDATION_STREAM, list(output.force_orders)))
+    if subscribed is None or MARK_PRICE_STREAM in subscribed:
+        frames.append((MARK_PRICE_STREAM, sim.mark_price_messages()))
+    streams = [kline_stream(symbol) for symbol in sim.symbols]
+    wanted = [i for i, s in enumerate(streams) if subscribed is None or s in subscribed]
+    for i, payload in zip(wanted, sim.kline_payloads(wanted), strict=True):
+        frames.append((streams[i], [payload]))
+    return frames
+
+
+def _is_usdm(frame: dict[str, Any]) -> bool:
+    return frame["o"].get("st") == 1
+
+
+class MarketRunner:
+    """Steps the simulation on its own thread and publishes every second's frames."""
+
+    def __init__(
+        self,
+        market: SimulatedMarket,
+        speed: float = 1.0,
+        *,
+        max_lag_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if speed < 0:
+            raise ValueError("speed must be >= 0 (0 = as fast as possible)")
+        self.market, self.sim, self.speed = market, market.sim, speed
+        self.max_lag_seconds = max_lag_seconds
+        self._clock = clock
+        self._publisher: Publisher | None = None
+        self._backlog: list[dict[str, Any]] | None = []  # None once the burst went out
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.ticks = 0
+        self.missed = 0  # forceOrder frames published while nobody was subscribed
+        self.lag_resets = 0
+
+    def prefill_until(self, end_ms: int) -> int:
+        """Simulate (as fast as possible) until sim time reaches `end_ms`; returns seconds run."""
+        if self._thread is not None:
+            raise RuntimeError("prefill must happen before start()")
+        seconds = 0
+        while self.sim.now_ms < end_ms:
+            with self.market.lock:
+                output = self.sim.step()
+            self._hold(output.force_orders)
+            seconds += 1
+        return seconds
+
+    def _hold(self, force_orders: list[dict[str, Any]]) -> None:
+        if self._backlog is not None:
+            self._backlog.extend(force_orders)
+
+    def start(self, publisher: Publisher) -> MarketRunner:
+        """Publish through `publisher` and start stepping in real time; returns self."""
+        if self._thread is not None:
+            raise RuntimeError("runner already started")
+        self._publisher = publisher
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="market-sim", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop stepping and join the thread (raises TimeoutError if it does not end)."""
+        thread = self._thread
+        if thread is None:
+            return
+        self._stop.set()
+        thread.join(timeout)
+        if thread.is_alive():
+            raise TimeoutError(f"market-sim thread did not stop within {timeout} s")
+        self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception:  # the loop boundary: log the traceback, the thread ends
+            logger.exception("market simulation failed")
+
+    def _loop(self) -> None:
+        anchor_wall, anchor_sim = self._clock(), self.sim.now_ms
+        while not self._stop.is_set():
+            if self.speed > 0:
+                due = anchor_wall + (self.sim.now_ms + 1000 - anchor_sim) / 1000 / self.speed
+                wait = due - self._clock()
+                if wait > 0 and self._stop.wait(wait):
+                    return
+                if -wait > self.max_lag_seconds:  # too slow for this speed: drop the backlog
+                    anchor_wall, anchor_sim = self._clock(), self.sim.now_ms
+                    self.lag_resets += 1
+                    logger.warning("market simulation is %.1f s behind; resetting", -wait)
+            self._tick()
+
+    def _tick(self) -> None:
+        publisher = self._publisher
+        assert publisher is not None
+        subscribed = publisher.subscribed_streams()
+        if self._backlog is not None and LIQUIDATION_STREAM in subscribed:
+            self._publish_force_orders(publisher, self._backlog)
+            logger.info("sent %d prefill liquidation frames", len(self._backlog))
+            self._backlog = None
+        with self.market.lock:
+            output = self.sim.step()
+        self.ticks += 1
+        for stream, payloads in wire_frames(self.sim, output, subscribed):
+            if stream != LIQUIDATION_STREAM:
+                publisher.publish_many(stream, payloads)
+            elif self._backlog is not None:
+                self._backlog.extend(payloads)
+            else:
+                self._publish_force_orders(publisher, payloads)
+
+    def _publish_force_orders(self, publisher: Publisher, payloads: list[dict[str, Any]]) -> None:
+        if not payloads:
+            return
+        heard = publisher.publish_many(LIQUIDATION_STREAM, payloads) > 0
+        usdm = sum(1 for frame in payloads if _is_usdm(frame))
+        with self.market.lock:
+            if heard:
+                self.market.published_force_orders += usdm
+                self.market.published_coin_margined += len(payloads) - usdm
+            else:
+                self.missed += len(payloads)
+
+    def stats(self) -> dict[str, Any]:
+        """Ticks, sim time, speed and what the stream delivered."""
+        return {
+            "sim_time_ms": self.sim.now_ms, "speed": self.speed, "ticks": self.ticks,
+            "backlog": None if self._backlog is None else len(self._backlog),
+            "published_force_orders": self.market.published_force_orders,
+            "published_coin_margined": self.market.published_coin_margined,
+            "missed": self.missed, "lag_resets": self.lag_resets,
+        }  # fmt: skip
