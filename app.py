@@ -16,6 +16,7 @@ import argparse
 import atexit
 import dataclasses
 import logging
+import shutil
 import signal
 import threading
 from collections.abc import Callable, Sequence
@@ -96,9 +97,12 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _demo_service(settings: Settings, args: argparse.Namespace) -> tuple[HeatmapService, object]:
     """A simulated market on loopback, and a service in demo mode reading it via the real
-    client. Demo history goes to its own folder so it never mixes with real data."""
+    client. Demo history goes to a fresh folder of its own each run: it never mixes with real
+    data, and one demo's simulated clock never leaks into the next."""
     from market_sim.demo import start_demo_market
 
+    demo_dir = Path(settings.data_dir) / "demo"
+    shutil.rmtree(demo_dir, ignore_errors=True)
     market = start_demo_market(
         seed=args.seed, speed=args.speed, prefill_minutes=args.prefill_minutes
     )
@@ -106,7 +110,7 @@ def _demo_service(settings: Settings, args: argparse.Namespace) -> tuple[Heatmap
         settings,
         binance_ws_url=market.ws_market_base,
         binance_rest_url=market.rest_base,
-        data_dir=str(Path(settings.data_dir) / "demo"),
+        data_dir=str(demo_dir),
     )
     return HeatmapService(demo_settings, mode="demo", event_time=True), market
 

@@ -48,18 +48,25 @@ class Engine:
         self._newest_event_ms = 0
         # called with every event worth keeping (new liquidations, price samples, candles)
         self.history_sink: Callable[[Event], object] | None = None
+        # when the last mark price arrived from the stream, on this machine's monotonic clock
+        # (exchange times cannot tell staleness when the exchange's clock runs at demo speed)
+        self.last_stream_price_at: float | None = None
         self.refreshes = 0
         self.last_refresh_ms: int | None = None
         self.last_refresh_seconds: float | None = None
 
     def now_ms(self) -> int:
+        """Wall clock, or in event-time mode the newest exchange time seen (the wall clock
+        until the first event, so nothing is stamped 1970)."""
         if self.event_time:
-            return self._newest_event_ms
+            return self._newest_event_ms or self.clock()
         return self.clock()
 
     def process(self, events: Iterable[Event]) -> None:
         state, sink = self.state, self.history_sink
         for event in events:
+            if isinstance(event, MarkPrice) and event.source == "stream":
+                self.last_stream_price_at = time.monotonic()
             if self.event_time and isinstance(event, (Liquidation, MarkPrice)):
                 self._newest_event_ms = max(self._newest_event_ms, event.event_time_ms)
             if state.apply(event, self.now_ms()) and sink is not None:

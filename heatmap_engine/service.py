@@ -229,15 +229,12 @@ class HeatmapService:
             return
 
     def _prices_stale(self) -> bool:
-        """True when the mark-price stream has not updated for ``price_stale_seconds``."""
-        newest = max(
-            (p.time_ms for p in self.engine.state.prices.copy().values() if p.source == "stream"),
-            default=None,
-        )
-        if newest is None:
+        """True when no mark price has come from the stream for ``price_stale_seconds``."""
+        last = self.engine.last_stream_price_at
+        if last is None:
             waited = time.time() - (self.started_at or time.time())
             return waited >= self.settings.price_stale_seconds
-        return self.engine.clock() - newest >= self.settings.price_stale_seconds * 1000
+        return time.monotonic() - last >= self.settings.price_stale_seconds
 
     # -- readers ----------------------------------------------------------------------------
     @property
