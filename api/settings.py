@@ -7,15 +7,14 @@ by default), validated, failing fast with the variable's name. The engine knows 
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from limits import parse_many
 
-from heatmap_engine.config import PREFIX, ConfigError
+from heatmap_engine.config import PREFIX, ConfigError, read_env
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _ORIGIN = re.compile(
@@ -95,13 +94,7 @@ class ApiSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
         """Read ``HEATMAP_*`` web-layer variables from ``env`` (``os.environ`` if None)."""
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = env.get(PREFIX + f.name.upper())
-            if raw is not None:
-                values[f.name] = _PARSERS[f.name](f.name, raw)
-        return cls(**values)
+        return cls(**read_env(cls, _PARSERS, env))
 
     @property
     def cors_allow_all(self) -> bool:

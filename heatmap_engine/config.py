@@ -88,6 +88,20 @@ def _symbols(name: str, raw: str) -> tuple[str, ...]:
     return items
 
 
+def read_env(
+    cls: type, parsers: Mapping[str, Callable[[str, str], Any]], env: Mapping[str, str] | None
+) -> dict[str, Any]:
+    """The dataclass ``cls``'s fields found as ``HEATMAP_<FIELD>`` in ``env`` (``os.environ``
+    if None), each parsed (and validated) by its parser."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        raw = env.get(PREFIX + f.name.upper())
+        if raw is not None:
+            values[f.name] = parsers[f.name](f.name, raw)
+    return values
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """All configuration of the product. Field name ``x`` is read from ``HEATMAP_X``."""
@@ -125,12 +139,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read ``HEATMAP_*`` variables from ``env`` (``os.environ`` if None); fail fast."""
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = env.get(PREFIX + f.name.upper())
-            if raw is not None:
-                values[f.name] = _PARSERS[f.name](f.name, raw)
+        values = read_env(cls, _PARSERS, env)
         values.update(overrides)
         settings = cls(**values)
         settings.validate()
