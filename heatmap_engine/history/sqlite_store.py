@@ -69,8 +69,9 @@ class SqliteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write = self._connect(readonly=False)
         migrate(self._write)
-        self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        # one read connection per live thread; those of ended threads are closed when the next
+        # reader is opened (a dev server starts a thread per request)
+        self._readers: dict[int, tuple[threading.Thread, sqlite3.Connection]] = {}
         self._readers_lock = threading.Lock()
 
     def _connect(self, readonly: bool) -> sqlite3.Connection:
@@ -85,16 +86,25 @@ class SqliteStore:
         return conn
 
     def _reader(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._connect(readonly=True)
-            with self._readers_lock:
-                self._readers.append(conn)
+        thread = threading.current_thread()
+        entry = self._readers.get(thread.ident or 0)
+        if entry is not None and entry[0] is thread:
+            return entry[1]
+        conn = self._connect(readonly=True)
+        with self._readers_lock:
+            for ident, (owner, old) in list(self._readers.items()):
+                if not owner.is_alive() or ident == thread.ident:
+                    old.close()
+                    del self._readers[ident]
+            self._readers[thread.ident or 0] = (thread, conn)
         return conn
+
+    def open_readers(self) -> int:
+        return len(self._readers)
 
     def close(self) -> None:
         with self._readers_lock:
-            for conn in self._readers:
+            for _, conn in self._readers.values():
                 conn.close()
             self._readers.clear()
         self._write.close()

@@ -188,3 +188,15 @@ def test_candles_aggregate_to_longer_intervals():
     first = hours[0]
     assert (first.open, first.high, first.low, first.close) == (10, 79, 5, 70)
     assert first.volume == 60.0 and first.trades == 180 and first.closed
+
+
+def test_read_connections_of_ended_threads_are_closed(store):
+    import threading
+
+    store.write_batch([liq(0)])
+    for _ in range(50):
+        worker = threading.Thread(target=store.totals)
+        worker.start()
+        worker.join()
+    store.totals()
+    assert store.open_readers() <= 2  # this thread's, and at most the last worker's
