@@ -18,6 +18,7 @@ from flask_caching import Cache
 from api.envelope import JSON_MIMETYPE, dumps
 
 NO_CACHE = "no-cache"
+CSV_MIMETYPE = "text/csv"
 
 
 def body_etag(body: bytes) -> str:
@@ -34,12 +35,28 @@ def make_cache(server: Flask, size: int, timeout: int) -> Cache:
     return Cache(server, config=config)
 
 
-def conditional(body: bytes, etag: str, cache_control: str) -> Response:
+def conditional(
+    body: bytes,
+    etag: str,
+    cache_control: str,
+    mimetype: str = JSON_MIMETYPE,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
     """200 with the body, or 304 when the client's ``If-None-Match`` already names it."""
-    headers = {"ETag": etag, "Cache-Control": cache_control}
+    headers = {**(headers or {}), "ETag": etag, "Cache-Control": cache_control}
     if "If-None-Match" in request.headers and request.if_none_match.contains_weak(etag[1:-1]):
         return Response(status=304, headers=headers)
-    return Response(body, 200, headers, mimetype=JSON_MIMETYPE)
+    return Response(body, 200, headers, mimetype=mimetype)
+
+
+def conditional_bytes(
+    body: bytes,
+    cache_control: str,
+    mimetype: str = JSON_MIMETYPE,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """A body that is not kept: its ETag still lets a client revalidate (304)."""
+    return conditional(body, body_etag(body), cache_control, mimetype, headers)
 
 
 class BodyCache:
@@ -60,5 +77,4 @@ class BodyCache:
         return conditional(cached[0], cached[1], self.cache_control)
 
     def uncached(self, payload: Mapping[str, Any], cache_control: str = NO_CACHE) -> Response:
-        body = dumps(payload)
-        return conditional(body, body_etag(body), cache_control)
+        return conditional_bytes(dumps(payload), cache_control)

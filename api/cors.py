@@ -20,7 +20,9 @@ from api.settings import ApiSettings
 
 ALLOW_METHODS = "GET, HEAD, OPTIONS"
 PREFLIGHT_MAX_AGE = "600"
-EXPOSED_HEADERS = "ETag, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset"
+EXPOSED_HEADERS = (
+    "ETag, Retry-After, X-Next-Cursor, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset"
+)
 
 
 def _preflight_headers(headers) -> None:

@@ -16,8 +16,11 @@ from typing import Any
 from flask import Blueprint, Flask, Response
 from flask_swagger_ui import get_swaggerui_blueprint
 
+from api.cursor import CURSOR
 from api.envelope import dumps, raw_response
-from api.params import BEST_PARAMS, HEATMAP_PARAMS, NumberParam
+from api.history_params import AT, CANDLE_PARAMS, LIQUIDATION_PARAMS, OI_PARAMS
+from api.history_schemas import HISTORY_COMPONENTS
+from api.params import BEST_PARAMS, HEATMAP_PARAMS, Param
 from api.payloads import BEST_DEFINITION
 from api.schemas import COMPONENTS
 
@@ -33,6 +36,13 @@ Times are ISO 8601 in UTC with an explicit offset. Heatmap bodies carry `ETag` a
 `Cache-Control`; send `If-None-Match` to get `304 Not Modified` while nothing changed.
 
 **Best cluster.** {BEST_DEFINITION}
+
+**History.** Liquidations, 1-minute candles (longer ones aggregated from them) and open interest
+are kept in the server's store; `/api/heatmap/{{symbol}}?at=` recomputes the heatmap of a past
+time from it. Times are ISO 8601 (no offset = UTC) or epoch milliseconds; ranges are
+`[start, end)`, `end` defaulting to now and `start` to `end` - 24 hours. Pages are bounded by
+`limit`: liquidations continue with `cursor`, candles and open interest with `start=next_start`.
+While the server keeps no history (HEATMAP_HISTORY=0) these answer 503.
 """
 
 
@@ -53,7 +63,11 @@ def _json(description: str, schema: str, headers: dict | None = None) -> dict[st
 _STRING = {"schema": {"type": "string"}}
 CACHE_HEADERS = {
     "ETag": {"description": "Hash of the body.", "required": True, **_STRING},
-    "Cache-Control": {"description": "public, max-age=HEATMAP_API_MAX_AGE.", **_STRING},
+    "Cache-Control": {
+        "description": "public, max-age=HEATMAP_API_MAX_AGE (no-cache for a "
+        "past heatmap, requested with at).",
+        **_STRING,
+    },
 }
 NOT_MODIFIED = {"description": "Not modified: the If-None-Match ETag is current.",
                 "headers": CACHE_HEADERS}  # fmt: skip
@@ -80,18 +94,72 @@ SYMBOL = {
 }
 
 
-def _heatmap_operation(summary: str, schema: str, params: tuple[NumberParam, ...]) -> dict:
+BAD_PARAMETER = _json("A parameter is invalid; the error says what is allowed.", "Error")
+UNKNOWN_SYMBOL = _json("Unknown symbol.", "Error")
+HISTORY_OFF_RESPONSE = _json("The server keeps no history (HEATMAP_HISTORY=0).", "Error")
+HISTORY_CACHE_HEADERS = {
+    "ETag": {"description": "Hash of the body.", "required": True, **_STRING},
+    "Cache-Control": {"description": "no-cache: revalidate with If-None-Match.", **_STRING},
+}
+
+
+def _heatmap_operation(
+    summary: str, schema: str, params: tuple[Param, ...], history: bool = False
+) -> dict:
+    at = [AT.openapi()] if history else []
+    responses = {
+        "200": _json(summary, schema, CACHE_HEADERS),
+        "304": NOT_MODIFIED,
+        "400": BAD_PARAMETER,
+        "404": UNKNOWN_SYMBOL,
+        "429": RATE_LIMITED,
+    }
+    if history:
+        responses["503"] = HISTORY_OFF_RESPONSE  # only with at
     return {
         "summary": summary,
-        "parameters": [SYMBOL, *(p.openapi() for p in params), IF_NONE_MATCH],
-        "responses": {
-            "200": _json(summary, schema, CACHE_HEADERS),
-            "304": NOT_MODIFIED,
-            "400": _json("A parameter is invalid; the error says what is allowed.", "Error"),
-            "404": _json("Unknown symbol.", "Error"),
-            "429": RATE_LIMITED,
-        },
+        "parameters": [SYMBOL, *(p.openapi() for p in params), *at, IF_NONE_MATCH],
+        "responses": responses,
     }
+
+
+def _history_operation(
+    summary: str, params: tuple[Param, ...], ok: dict[str, Any], extra: tuple = ()
+) -> dict:
+    """A read of the store: 200, 304, 400, 404, 429 and 503 while history is off."""
+    return {"get": {
+        "summary": summary,
+        "parameters": [SYMBOL, *(p.openapi() for p in params), *extra, IF_NONE_MATCH],
+        "responses": {"200": ok, "304": {**NOT_MODIFIED, "headers": HISTORY_CACHE_HEADERS},
+                      "400": BAD_PARAMETER, "404": UNKNOWN_SYMBOL, "429": RATE_LIMITED,
+                      "503": HISTORY_OFF_RESPONSE},
+    }}  # fmt: skip
+
+
+def _liquidations_ok() -> dict[str, Any]:
+    ok = _json("A page of stored liquidations, oldest first.", "LiquidationPage",
+               {**HISTORY_CACHE_HEADERS, "X-Next-Cursor": {
+                   "description": "CSV only: the next page's cursor; absent on the last page.",
+                   **_STRING}})  # fmt: skip
+    ok["content"]["text/csv"] = {
+        "schema": {"type": "string", "description": "A header row, then one row per "
+                   "liquidation with the JSON records' fields in the same order."},
+    }  # fmt: skip
+    return ok
+
+
+def _history_paths() -> dict[str, Any]:
+    return {
+        "/api/liquidations/{symbol}": _history_operation(
+            "Stored liquidations of a symbol (JSON or CSV), paged",
+            LIQUIDATION_PARAMS, _liquidations_ok(), (CURSOR.openapi(),)),
+        "/api/candles/{symbol}": _history_operation(
+            "Stored candles of a symbol, paged",
+            CANDLE_PARAMS, _json("Candles, oldest first.", "Candles", HISTORY_CACHE_HEADERS)),
+        "/api/open-interest/{symbol}": _history_operation(
+            "Stored open interest of a symbol, paged",
+            OI_PARAMS, _json("Samples, oldest first.", "OpenInterest", HISTORY_CACHE_HEADERS)),
+    }  # fmt: skip
 
 
 def _paths() -> dict[str, Any]:
@@ -103,7 +171,8 @@ def _paths() -> dict[str, Any]:
                           "304": NOT_MODIFIED, "429": RATE_LIMITED},
         }},
         "/api/heatmap/{symbol}": {"get": _heatmap_operation(
-            "Liquidation clusters of a symbol", "Heatmap", HEATMAP_PARAMS)},
+            "Liquidation clusters of a symbol, live or at a past time", "Heatmap",
+            HEATMAP_PARAMS, history=True)},
         "/api/heatmap/{symbol}/best": {"get": _heatmap_operation(
             "The best cluster for trading", "Best", BEST_PARAMS)},
         "/api/stats": {"get": {
@@ -117,6 +186,7 @@ def _paths() -> dict[str, Any]:
                           "503": _json("The feed is not live, or silent; error says why.",
                                        "HealthError")},
         }},
+        **_history_paths(),
     }  # fmt: skip
 
 
@@ -127,7 +197,7 @@ def build_spec() -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {"title": TITLE, "version": "1.0.0", "description": DESCRIPTION},
         "paths": _paths(),
-        "components": {"schemas": COMPONENTS},
+        "components": {"schemas": {**COMPONENTS, **HISTORY_COMPONENTS}},
     }
 
 

@@ -1,18 +1,39 @@
 """Query parameters: defined once, used both to validate requests and to write the OpenAPI spec.
 
 A parameter's default, bounds and description live only here, so the documentation cannot
-promise a range the server does not enforce (and the reverse).
+promise a range the server does not enforce (and the reverse). The kinds: ``NumberParam``,
+``IntParam``, ``ChoiceParam`` and ``TimeParam`` (in ``api.time_params``); the history routes'
+parameters are defined in ``api.history_params``.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from api.envelope import ApiError
+
+
+class Param(Protocol):
+    name: str
+
+    def parse(self, args: Mapping[str, str]) -> Any: ...
+    def openapi(self) -> dict[str, Any]: ...
+
+
+def query_param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAPI query-parameter object (every parameter of this API is optional)."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
 
 # A plain decimal number: Python's float() would also take "inf", "nan", "1_0" and spaces.
 _DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -56,15 +77,71 @@ class NumberParam:
                 schema["exclusiveMinimum"] = True
         if self.maximum is not None:
             schema["maximum"] = self.maximum
-        return {
-            "name": self.name,
-            "in": "query",
-            "required": False,
-            "description": (
-                f"{self.description} Allowed: {self.allowed()}; default {self.default:g}."
-            ),
-            "schema": schema,
-        }
+        description = f"{self.description} Allowed: {self.allowed()}; default {self.default:g}."
+        return query_param(self.name, description, schema)
+
+
+_INTEGER = re.compile(r"[0-9]{1,10}")
+
+
+@dataclass(frozen=True, slots=True)
+class IntParam:
+    """A whole number in [minimum, maximum], written as plain digits."""
+
+    name: str
+    default: int
+    description: str
+    minimum: int
+    maximum: int
+
+    def allowed(self) -> str:
+        return f"a whole number >= {self.minimum} and <= {self.maximum}"
+
+    def parse(self, args: Mapping[str, str]) -> int:
+        raw = args.get(self.name)
+        if raw is None:
+            return self.default
+        if not _INTEGER.fullmatch(raw):
+            raise ApiError(400, f"{self.name}={raw!r} is not {self.allowed()}")
+        value = int(raw)
+        if not self.minimum <= value <= self.maximum:
+            raise ApiError(400, f"{self.name}={raw!r} is out of range; allowed: {self.allowed()}")
+        return value
+
+    def openapi(self) -> dict[str, Any]:
+        schema = {"type": "integer", "minimum": self.minimum, "maximum": self.maximum,
+                  "default": self.default}  # fmt: skip
+        description = f"{self.description} Allowed: {self.allowed()}; default {self.default}."
+        return query_param(self.name, description, schema)
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceParam:
+    """One of a fixed set of words (exact spelling); ``default`` None means "not given"."""
+
+    name: str
+    choices: Sequence[str]
+    default: str | None
+    description: str
+
+    def allowed(self) -> str:
+        return "one of " + ", ".join(self.choices)
+
+    def parse(self, args: Mapping[str, str]) -> str | None:
+        raw = args.get(self.name)
+        if raw is None:
+            return self.default
+        if raw not in self.choices:
+            raise ApiError(400, f"{self.name}={raw!r} is not allowed; allowed: {self.allowed()}")
+        return raw
+
+    def openapi(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "string", "enum": list(self.choices)}
+        description = f"{self.description} Allowed: {self.allowed()}"
+        if self.default is not None:
+            schema["default"] = self.default
+            description += f"; default {self.default}"
+        return query_param(self.name, description + ".", schema)
 
 
 MIN_STRENGTH = NumberParam(
@@ -101,5 +178,5 @@ HEATMAP_PARAMS: tuple[NumberParam, ...] = (MIN_STRENGTH, MAX_DISTANCE)
 BEST_PARAMS: tuple[NumberParam, ...] = (BEST_MIN_STRENGTH, BEST_MAX_DISTANCE)
 
 
-def parse_all(params: tuple[NumberParam, ...], args: Mapping[str, str]) -> dict[str, float]:
+def parse_all(params: Sequence[Param], args: Mapping[str, str]) -> dict[str, Any]:
     return {p.name: p.parse(args) for p in params}

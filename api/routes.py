@@ -1,56 +1,33 @@
 """The JSON routes. Views are thin: resolve, validate, take a snapshot, call a payload builder.
 
-Everything a view needs lives in ``current_app.extensions["heatmap_api"]`` (an ``ApiContext``),
-so the blueprint can be built for any number of apps (tests build many).
+The views of the stored history (liquidations, candles, open interest, the heatmap at a past
+time) are in ``api.history_routes``; what every view reads is in ``api.context``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from werkzeug.exceptions import NotFound
 
-from api.caching import BodyCache
-from api.envelope import NO_STORE, ApiError, error, is_api_path, success
+from api.context import EXTENSION, ApiContext, current_context, resolve_symbol
+from api.envelope import NO_STORE, error, is_api_path, success
+from api.history_params import AT
+from api.history_routes import add_history_routes, heatmap_at_view
 from api.openapi import DOCS_BLUEPRINT
 from api.params import BEST_PARAMS, HEATMAP_PARAMS, NumberParam, parse_all
 from api.payloads import best_payload, health_verdict, heatmap_payload, stats_payload
-from api.settings import ApiSettings
-from heatmap_engine.service import HeatmapService
 
-EXTENSION = "heatmap_api"
+__all__ = ["API_BLUEPRINT", "EXTENSION", "ApiContext", "create_blueprint", "reject_foreign_routes"]
+
 API_BLUEPRINT = "api"
 BLUEPRINTS = (API_BLUEPRINT, DOCS_BLUEPRINT)
 
 
-@dataclass(frozen=True, slots=True)
-class ApiContext:
-    service: HeatmapService
-    api_settings: ApiSettings
-    bodies: BodyCache
-    clock_ms: Callable[[], int]
-
-
-def _ctx() -> ApiContext:
-    return current_app.extensions[EXTENSION]
-
-
-def _resolve(ctx: ApiContext, text: str) -> str:
-    contract = ctx.service.resolver.resolve(text)
-    if contract is None:
-        raise ApiError(
-            404,
-            f"unknown symbol {text!r}: not a tracked contract; GET /api/symbols lists them "
-            "(a coin name like 'pepe' or 'btc' also works)",
-        )
-    return contract
-
-
 def symbols() -> Response:
-    ctx = _ctx()
+    ctx = current_context()
     contracts = ctx.service.symbols
     key = f"symbols:{len(contracts)}:{hash(contracts)}"
     return ctx.bodies.respond(
@@ -62,8 +39,8 @@ def _snapshot_view(
     symbol: str, params: tuple[NumberParam, ...], build: Callable[..., dict], route: str
 ) -> Response:
     """Resolve, validate, then answer from the body cache keyed by the snapshot's version."""
-    ctx = _ctx()
-    contract = _resolve(ctx, symbol)
+    ctx = current_context()
+    contract = resolve_symbol(ctx, symbol)
     values = parse_all(params, request.args)
     low, far = values["min_strength"], values["max_distance"]
     snapshot = ctx.service.snapshot(contract)
@@ -76,6 +53,9 @@ def _snapshot_view(
 
 
 def heatmap(symbol: str) -> Response:
+    """The live heatmap, or with ``at`` the heatmap as it stood then (from the history store)."""
+    if AT.name in request.args:
+        return heatmap_at_view(symbol)
     return _snapshot_view(symbol, HEATMAP_PARAMS, heatmap_payload, "heatmap")
 
 
@@ -84,13 +64,13 @@ def best(symbol: str) -> Response:
 
 
 def stats() -> Response:
-    ctx = _ctx()
+    ctx = current_context()
     payload = stats_payload(ctx.service.status(), ctx.clock_ms())
     return success(payload, {"Cache-Control": NO_STORE})
 
 
 def health() -> Response:
-    ctx = _ctx()
+    ctx = current_context()
     service = ctx.service
     state = service.feed_state()
     feed = service.source.status() if service.source is not None else {}
@@ -122,4 +102,5 @@ def create_blueprint() -> Blueprint:
     bp.add_url_rule("/api/heatmap/<symbol>/best", view_func=best)
     bp.add_url_rule("/api/stats", view_func=stats)
     bp.add_url_rule("/api/health", view_func=health)
+    add_history_routes(bp)
     return bp

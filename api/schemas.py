@@ -121,6 +121,10 @@ HEATMAP = {
         "price_time": _time("Time of the mark price.", nullable=True),
         "clusters_before_filters": _int("Clusters of the symbol before the filters."),
         "filters": FILTERS,
+        "at": _time(
+            "Only on a past heatmap (requested with at): the time it shows; timestamp equals "
+            "it and version is 0."
+        ),
     },
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,9 @@ from api.settings import ApiSettings
 from app import create_app
 from heatmap_engine.config import Settings
 from heatmap_engine.exchanges import binance
+from heatmap_engine.history.runtime import DB_NAME
+from heatmap_engine.history.sqlite_store import SqliteStore
+from heatmap_engine.models import Candle, Liquidation, MarkPrice, OpenInterest, iso_utc
 from heatmap_engine.recording import ReplaySource
 from heatmap_engine.service import HeatmapService
 
@@ -31,6 +35,11 @@ from heatmap_engine.service import HeatmapService
 # service's REST thread (which compares price times with the wall clock) never finds prices stale.
 NOW_MS = time.time_ns() // 1_000_000 // 1000 * 1000
 MINUTE_MS = 60_000
+# The stored history of the ``history_service``: the market as it was two hours before NOW_MS
+# (older than the decay window, so a start restores none of it into the live engine), 1m
+# candles and 5m open interest of BTCUSDT over the two days up to NOW_MS.
+PAST_MS = NOW_MS - 2 * 60 * MINUTE_MS
+HISTORY_DAYS = 2
 BTC_PRICE = 90_000.0
 PEPE_PRICE = 0.0120
 
@@ -132,6 +141,125 @@ def live_service(settings: Settings, recording: Path) -> Iterator[HeatmapService
     service.start()
     yield service
     assert service.stop(5.0)
+
+
+def market_events(tmp_path: Path, now_ms: int) -> list:
+    """The market's frames for ``now_ms`` through the real parser: liquidations and prices."""
+    events: list = []
+    recording = write_recording(tmp_path / f"market-{now_ms}.jsonl", market_frames(now_ms))
+    ReplaySource(recording, binance.ADAPTER, events.extend).run()
+    return events
+
+
+def synthetic_candles(symbol: str, start_ms: int, minutes: int) -> list[Candle]:
+    """1m candles with a slow wave in price and a volume that grows through each hour."""
+    waves = [(start_ms + m * MINUTE_MS, 90_000.0 + 500.0 * ((m % 240) - 120) / 120,
+              1.0 + (m % 60) / 10, 10 + m % 7) for m in range(minutes)]  # fmt: skip
+    return [
+        Candle("binance", symbol, "1m", t, t + MINUTE_MS - 1, mid - 5, mid + 20, mid - 20,
+               mid + 5, volume, volume * mid, volume / 2, trades)
+        for t, mid, volume, trades in waves
+    ]  # fmt: skip
+
+
+def fill_history(store: SqliteStore, tmp_path: Path) -> None:
+    """Write the stored history described at ``PAST_MS`` (see ``StoredHistory``)."""
+    facts = StoredHistory()
+    events = market_events(tmp_path, facts.past_ms)
+    interest = [
+        ("5m", OpenInterest("binance", "BTCUSDT", facts.first_oi_ms + i * 300_000,
+                            80_000.0 + i, (80_000.0 + i) * 90_000.0))
+        for i in range(facts.open_interest)
+    ]  # fmt: skip
+    store.write_batch(
+        [e for e in events if isinstance(e, Liquidation)],
+        [e for e in events if isinstance(e, MarkPrice)],
+        synthetic_candles("BTCUSDT", facts.first_candle_ms, facts.candles),
+        interest,
+    )
+
+
+@pytest.fixture
+def make_history_client(tmp_path: Path, make_client):
+    """A started service with a live-looking feed over a store first written by
+    ``fill(store)`` (and an engine that first replayed ``replay``, if given); returns a client
+    of it and the service. ``env`` adds settings. Every service is stopped at the end."""
+    started: list[HeatmapService] = []
+
+    def make(fill: Callable[[SqliteStore], object], replay: Path | None = None, **env: str):
+        data_dir = tmp_path / f"history-{len(started)}"
+        store = SqliteStore(data_dir / DB_NAME)
+        try:
+            fill(store)
+        finally:
+            store.close()
+        settings = Settings.from_env({**TEST_ENV, "HEATMAP_DATA_DIR": str(data_dir), **env})
+        feed = {"state": "live", "seconds_since_last_frame": 0.2, "parse_errors": {}}
+        service = HeatmapService(
+            settings, source_factory=lambda sink: StatusSource(feed), clock=lambda: NOW_MS
+        )
+        if replay is not None:
+            ReplaySource(replay, binance.ADAPTER, service.engine.process).run()
+            service.engine.refresh(NOW_MS)
+        started.append(service.start())
+        return make_client(svc=service), service
+
+    yield make
+    for service in started:
+        assert service.stop(5.0)
+
+
+@pytest.fixture
+def history_service(make_history_client, recording: Path, tmp_path: Path) -> HeatmapService:
+    """``live_service``'s market and live feed, plus a filled history store (see PAST_MS)."""
+    return make_history_client(lambda store: fill_history(store, tmp_path), replay=recording)[1]
+
+
+@pytest.fixture
+def history_client(make_client, history_service):
+    return make_client(svc=history_service)
+
+
+def follow_next_start(client, url: str, key: str) -> list[dict]:
+    """Every item of a paged candles or open-interest query (``url`` has ``&start=`` and
+    ``&end=``): each next page starts at the previous page's ``next_start_ms``."""
+    items: list[dict] = []
+    head, _, end = url.partition("&end=")
+    head = head.split("&start=")[0]
+    for _ in range(10_000):
+        body = client.get(url).get_json()
+        assert body["success"], body
+        items += body[key]
+        if body["next_start_ms"] is None:
+            assert body["next_start"] is None
+            return items
+        last = body[key][-1]
+        assert body["next_start_ms"] > last.get("open_time_ms", last.get("time_ms"))
+        assert body["next_start"] == iso_utc(body["next_start_ms"])
+        url = f"{head}&start={body['next_start_ms']}&end={end}"
+    raise AssertionError("paging never ended")
+
+
+@pytest.fixture
+def follow():
+    return follow_next_start
+
+
+@dataclass(frozen=True)
+class StoredHistory:
+    """What ``history_service``'s store holds, for tests to ask about."""
+
+    now_ms: int = NOW_MS
+    past_ms: int = PAST_MS  # the market (liquidations, mark prices) as at this time
+    first_candle_ms: int = NOW_MS - NOW_MS % MINUTE_MS - HISTORY_DAYS * 1440 * MINUTE_MS
+    candles: int = HISTORY_DAYS * 1440  # BTCUSDT 1m candles from first_candle_ms
+    first_oi_ms: int = NOW_MS - NOW_MS % 300_000 - HISTORY_DAYS * 288 * 300_000
+    open_interest: int = HISTORY_DAYS * 288  # BTCUSDT 5m samples from first_oi_ms
+
+
+@pytest.fixture
+def stored() -> StoredHistory:
+    return StoredHistory()
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from market_sim import fake_binance
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "api.md"
 DOC_BASE = "http://localhost:8004"
+CSV_HEADER = "id,symbol,exchange,side,price,quantity,notional_usd,time,time_ms,received_at,status"
 
 
 def curl_examples() -> list[str]:
@@ -93,8 +94,9 @@ def _feed_market(exchange, market_at) -> None:
         exchange.publish(stream, raw)
 
 
-def _run(line: str, base: str) -> tuple[int | None, dict]:
-    """Run one example verbatim (host swapped); returns (status if -i was given, JSON body)."""
+def _run(line: str, base: str) -> tuple[int | None, dict | str]:
+    """Run one example verbatim (host swapped); returns (status if -i was given, the JSON body,
+    or the text of a CSV body)."""
     args = shlex.split(line.replace(DOC_BASE, base), comments=True)
     done = subprocess.run(args, capture_output=True, timeout=30, check=False)
     assert done.returncode == 0, (line, done.stderr)
@@ -102,7 +104,34 @@ def _run(line: str, base: str) -> tuple[int | None, dict]:
     if "-i" in args:  # bytes, so the header block still ends with CRLF CRLF
         head, _, out = out.partition(b"\r\n\r\n")
         status = int(head.split()[1])
+    if out.startswith(CSV_HEADER.encode()):
+        return status, out.decode()
     return status, json.loads(out)
+
+
+def _history_is_in(base: str) -> bool:
+    """The market's liquidations are committed and BTC's candles and OI are backfilled."""
+    paths = ("liquidations", "candles", "open-interest")
+    return all(requests.get(f"{base}/api/{p}/BTCUSDT", timeout=5).json()["count"] for p in paths)
+
+
+def _check_body(line: str, expected: int, body: dict | str) -> None:
+    """What an example's answer must hold, beyond its status."""
+    if isinstance(body, str):  # CSV: the header, then rows unless a fixed past range was asked
+        rows = body.splitlines()
+        assert expected == 200 and rows[0] == CSV_HEADER and (len(rows) > 1 or "start=" in line)
+        return
+    assert body["success"] is (expected < 400), (line, body)
+    if expected != 200:
+        return
+    if "at=" in line:  # a fixed past time: before this run's history, so no clusters
+        assert body["at"] == body["timestamp"] and body["version"] == 0, (line, body)
+    elif "/api/heatmap/" in line:
+        assert body.get("clusters") or body.get("best"), (line, body)
+    elif "/api/stats" in line:
+        assert body["connection_state"] == "live" and body["liquidations"]["total"] > 0
+    elif any(f"/api/{p}/" in line for p in ("liquidations", "candles", "open-interest")):
+        assert body["count"] > 0 or "start=" in line, (line, body)
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the curl examples need curl")
@@ -117,17 +146,14 @@ def test_docs_curl_examples_against_the_real_app(server, exchange, market_at):
     _wait(market_is_in, 60, "BTC clusters and price", proc)
     _wait(lambda: requests.get(f"{base}/api/health", timeout=5).status_code == 200,
           30, "health 200", proc)  # fmt: skip
+    _wait(lambda: _history_is_in(base), 60, "stored liquidations, candles, open interest", proc)
     examples = curl_examples()
-    assert len(examples) >= 6
+    assert len(examples) >= 6 and any("format=csv" in line for line in examples)
     for line in examples:
         expected = int(m.group(1)) if (m := re.search(r"#\s*->\s*(\d{3})", line)) else 200
         status, body = _run(line, base)
         assert status in (None, expected), line
-        assert body["success"] is (expected < 400), (line, body)
-        if "/api/heatmap/" in line and expected == 200:
-            assert body.get("clusters") or body.get("best"), (line, body)
-        if "/api/stats" in line:
-            assert body["connection_state"] == "live" and body["liquidations"]["total"] > 0
+        _check_body(line, expected, body)
 
 
 def test_gunicorn_factory_serves_the_api_with_a_running_engine(exchange, monkeypatch, tmp_path):

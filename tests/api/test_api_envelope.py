@@ -84,8 +84,8 @@ def test_method_not_allowed_keeps_the_allow_header(client):
 
 def test_unexpected_failure_is_a_logged_500_envelope(make_client, settings, caplog):
     broken = HeatmapService(settings)
+    client = make_client(svc=broken)  # (the dashboard's layout reads the service when built)
     broken.engine = None  # every engine read now fails: a bug, not a client error
-    client = make_client(svc=broken)
     with caplog.at_level(logging.ERROR, logger="api.envelope"):
         response = client.get("/api/heatmap/BTCUSDT")
     assert response.status_code == 500

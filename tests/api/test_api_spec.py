@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from openapi_spec_validator import validate
 
+from api.cursor import CURSOR
+from api.history_params import AT, CANDLE_PARAMS, LIQUIDATION_PARAMS, OI_PARAMS
 from api.openapi import SPEC_PATH
 from api.params import BEST_PARAMS, HEATMAP_PARAMS
 from api.payloads import BEST_DEFINITION
@@ -61,6 +63,22 @@ def test_parameters_are_the_validators_own(spec, path, params):
         assert schema["default"] == param.default
         assert schema.get("minimum") == param.minimum
         assert schema.get("maximum") == param.maximum
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/heatmap/{symbol}", (*HEATMAP_PARAMS, AT)),
+        ("/api/heatmap/{symbol}/best", BEST_PARAMS),
+        ("/api/liquidations/{symbol}", (*LIQUIDATION_PARAMS, CURSOR)),
+        ("/api/candles/{symbol}", CANDLE_PARAMS),
+        ("/api/open-interest/{symbol}", OI_PARAMS),
+    ],
+)
+def test_query_parameters_are_exactly_the_validators(spec, path, params):
+    documented = {p["name"]: p for p in spec["paths"][path]["get"]["parameters"]
+                  if p["in"] == "query"}  # fmt: skip
+    assert documented == {p.name: p.openapi() for p in params}
 
 
 def test_docs_page_is_served_from_this_server(client):
