@@ -1,7 +1,7 @@
 """Pure builders of the API's response bodies: snapshot or status in, dict out; no Flask.
 
 ``BEST_DEFINITION`` is the one statement of what "best" means; the OpenAPI description and
-``docs/api.md`` carry it word for word (a test checks both).
+the README carry it word for word (a test checks both).
 """
 
 from __future__ import annotations

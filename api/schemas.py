@@ -1,6 +1,6 @@
 """JSON Schemas (OpenAPI 3.0 dialect) of every response body.
 
-Required fields are the contract (the seed's fields plus what ``docs/api.md`` promises); extra
+Required fields are the contract (the seed's fields plus what the README promises); extra
 fields are allowed, so the engine can add to a snapshot without breaking the spec. The test suite
 validates real responses against these and fuzzes the API with schemathesis, so they cannot
 drift from what the server sends.

@@ -1,5 +1,5 @@
 """End to end: ``python app.py`` as a subprocess against the fake Binance, then every curl example
-of docs/api.md run verbatim (only the host and port are swapped for the test server's)."""
+of the README run verbatim (only the host and port are swapped for the test server's)."""
 
 from __future__ import annotations
 
@@ -21,13 +21,13 @@ from helpers import free_port
 from market_sim import fake_binance
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = ROOT / "docs" / "api.md"
+DOCS = ROOT / "README.md"
 DOC_BASE = "http://localhost:8004"
 CSV_HEADER = "id,symbol,exchange,side,price,quantity,notional_usd,time,time_ms,received_at,status"
 
 
 def curl_examples() -> list[str]:
-    """Every line starting with ``curl`` inside a fenced bash block of docs/api.md."""
+    """Every line starting with ``curl`` inside a fenced bash block of the README."""
     blocks = re.findall(r"```bash\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
     return [line.strip() for block in blocks for line in block.splitlines()
             if line.strip().startswith("curl ")]  # fmt: skip

@@ -17,7 +17,7 @@ from api.payloads import BEST_DEFINITION
 from api.schemas import SEED_CLUSTER_FIELDS
 from api.settings import ApiSettings
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
+DOCS = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _flask_path(openapi_path: str) -> str:
