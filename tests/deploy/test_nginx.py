@@ -1,0 +1,124 @@
+"""The deploy files for real: gunicorn as in the systemd unit, Debian's nginx with the shipped
+site config in front, the fake Binance behind. Checks what a proxy can break: the page and the
+API through it, ETag revalidation, and that a client cannot dodge the rate limit by sending its
+own X-Forwarded-For."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from helpers import ROOT, free_port
+
+from market_sim.fake_binance import FakeBinance
+
+pytestmark = [pytest.mark.nginx, pytest.mark.slow]
+SITE = ROOT / "deploy" / "nginx-liquidation-heatmap.conf"
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if found is None:
+        if os.environ.get("HEATMAP_REQUIRE_NGINX") == "1":
+            pytest.fail("nginx is required (HEATMAP_REQUIRE_NGINX=1) but not installed")
+        pytest.skip("nginx not installed (Debian: apt-get install nginx-light)")
+    return found
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"{proc.args[0]} exited with {proc.returncode}"
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"port {port} did not open")
+
+
+def nginx_conf(tmp: Path, listen: int, upstream: int) -> Path:
+    site = SITE.read_text()
+    assert "listen 80;" in site and "server 127.0.0.1:8004;" in site
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{listen};")
+    site = site.replace("server 127.0.0.1:8004;", f"server 127.0.0.1:{upstream};")
+    (tmp / "site.conf").write_text(site)
+    temp = " ".join(
+        f"{k}_temp_path {tmp}/{k};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    conf = tmp / "nginx.conf"
+    conf.write_text(
+        f"worker_processes 1; daemon off; pid {tmp}/nginx.pid; error_log {tmp}/error.log;\n"
+        f"events {{ worker_connections 64; }}\n"
+        f"http {{ access_log {tmp}/access.log; {temp} include {tmp}/site.conf; }}\n"
+    )
+    return conf
+
+
+@pytest.fixture
+def stack(tmp_path):
+    nginx = nginx_binary()
+    fake = FakeBinance().start()
+    app_port, proxy_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEATMAP_")}
+    env.update(
+        HEATMAP_BINANCE_WS_URL=fake.ws_market_base, HEATMAP_BINANCE_REST_URL=fake.rest_base,
+        HEATMAP_DATA_DIR=str(tmp_path / "data"), HEATMAP_UPDATE_INTERVAL="0.2",
+        HEATMAP_RATE_LIMIT="5/minute", HEATMAP_TRUSTED_PROXIES="127.0.0.1",
+    )  # fmt: skip
+    logs = (tmp_path / "gunicorn.log").open("wb")
+    app = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "8",
+         "--bind", f"127.0.0.1:{app_port}", "app:create_server()"],
+        cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    proxy = None
+    try:
+        wait_port(app_port, app)
+        conf = nginx_conf(tmp_path, proxy_port, app_port)
+        proxy = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(conf)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
+        wait_port(proxy_port, proxy)
+        yield f"http://127.0.0.1:{proxy_port}"
+    finally:
+        for proc in (proxy, app):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(20)
+        logs.close()
+        fake.stop()
+
+
+def test_page_api_and_revalidation_through_nginx(stack):
+    page = requests.get(f"{stack}/liquidation-heatmap", timeout=10)
+    assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
+    first = requests.get(f"{stack}/api/heatmap/BTCUSDT", timeout=10)
+    assert first.status_code == 200 and first.json()["symbol"] == "BTCUSDT"
+    etag = first.headers["ETag"]
+    again = requests.get(
+        f"{stack}/api/heatmap/BTCUSDT", headers={"If-None-Match": etag}, timeout=10
+    )
+    assert again.status_code == 304
+    docs = requests.get(f"{stack}/docs/", timeout=10)
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+def test_a_forged_x_forwarded_for_does_not_dodge_the_rate_limit(stack):
+    statuses = []
+    for i in range(8):
+        forged = {"X-Forwarded-For": f"203.0.113.{i}"}
+        response = requests.get(f"{stack}/api/symbols", headers=forged, timeout=10)
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            assert int(response.headers["Retry-After"]) > 0
+            assert response.json()["success"] is False
+    assert statuses[:5] == [200] * 5
+    assert statuses[5:] == [429] * 3, "a forged X-Forwarded-For bought a fresh rate-limit bucket"
