@@ -7,87 +7,13 @@ which return immutable objects from a dict that is replaced, never edited, on ea
 from __future__ import annotations
 
 import threading
-from array import array
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import numpy as np
-
-from heatmap_engine.clusters import SIDE_CODES, SIDE_NAMES, ClusterParams, compute_clusters
+from heatmap_engine.buffers import DedupeWindow, EventBuffer
+from heatmap_engine.clusters import SIDE_NAMES, ClusterParams, compute_clusters
 from heatmap_engine.models import Candle, Liquidation, MarkPrice, Skipped, Snapshot
-
-
-class EventBuffer:
-    """Columnar, append-only events of one symbol (25 bytes each); old ones are evicted in bulk."""
-
-    __slots__ = ("notionals", "prices", "sides", "start", "times")
-
-    def __init__(self) -> None:
-        self.times = array("q")
-        self.prices = array("d")
-        self.notionals = array("d")
-        self.sides = array("b")
-        self.start = 0
-
-    def __len__(self) -> int:
-        return len(self.times) - self.start
-
-    def append(self, liq: Liquidation) -> None:
-        self.times.append(liq.event_time_ms)
-        self.prices.append(liq.price)
-        self.notionals.append(liq.notional_usd)
-        self.sides.append(SIDE_CODES[liq.liquidated_side])
-
-    def evict_before(self, cutoff_ms: int) -> int:
-        """Drop leading events older than ``cutoff_ms``; returns how many left memory."""
-        times, i, end = self.times, self.start, len(self.times)
-        while i < end and times[i] < cutoff_ms:
-            i += 1
-        evicted = i - self.start
-        self.start = i
-        if self.start and self.start * 2 >= len(self.times):
-            for column in (self.times, self.prices, self.notionals, self.sides):
-                del column[: self.start]
-            self.start = 0
-        return evicted
-
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        s = self.start
-        return (
-            np.frombuffer(self.times, dtype=np.int64)[s:],
-            np.frombuffer(self.prices, dtype=np.float64)[s:],
-            np.frombuffer(self.notionals, dtype=np.float64)[s:],
-            np.frombuffer(self.sides, dtype=np.int8)[s:],
-        )
-
-
-class DedupeWindow:
-    """Remembers order keys for ``horizon_ms`` of event time, so a repeat is recognised.
-
-    Repeats come from overlapping connections (rollover, double subscriptions) and arrive within
-    seconds; two minutes of keys is a wide margin and keeps memory small.
-    """
-
-    def __init__(self, horizon_ms: int = 120_000):
-        self.horizon_ms = horizon_ms
-        self._seen: set[tuple] = set()
-        self._order: deque[tuple[int, tuple]] = deque()
-        self._newest = 0
-
-    def __len__(self) -> int:
-        return len(self._seen)
-
-    def is_new(self, key: tuple, event_time_ms: int) -> bool:
-        if key in self._seen:
-            return False
-        self._seen.add(key)
-        self._order.append((event_time_ms, key))
-        self._newest = max(self._newest, event_time_ms)
-        cutoff = self._newest - self.horizon_ms
-        while self._order and self._order[0][0] < cutoff:
-            self._seen.discard(self._order.popleft()[1])
-        return True
 
 
 @dataclass(slots=True)
