@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import dataclasses
+import functools
 import logging
 import shutil
 import signal
@@ -26,6 +27,8 @@ import dash
 from dash import html
 from flask import Flask
 
+import callbacks
+import layouts
 from api import register_api
 from api.settings import ApiSettings
 from heatmap_engine.config import ConfigError, Settings
@@ -34,24 +37,12 @@ from heatmap_engine.service import HeatmapService
 log = logging.getLogger(__name__)
 
 SERVICE_EXTENSION = "heatmap"
+ASSETS = Path(__file__).resolve().parent / "assets"
 
 
-def _layout() -> html.Div:
-    """Placeholder page until the dashboard lands; the dashboard replaces this function's body."""
-    return html.Div(
-        [
-            html.H1("Liquidation heatmap"),
-            html.P("The interactive dashboard is coming. Meanwhile the JSON API is live:"),
-            html.Ul(
-                [
-                    html.Li(html.A("API documentation", href="/docs/")),
-                    html.Li(html.A("/api/symbols", href="/api/symbols")),
-                    html.Li(html.A("/api/heatmap/BTCUSDT", href="/api/heatmap/BTCUSDT")),
-                    html.Li(html.A("/api/stats", href="/api/stats")),
-                ]
-            ),
-        ]
-    )
+def _layout(service: HeatmapService) -> html.Div:
+    """The dashboard, built afresh for every page load (the universe may have grown)."""
+    return layouts.page(service.symbols, history=service.settings.history)
 
 
 def create_app(
@@ -64,8 +55,18 @@ def create_app(
     settings = settings or Settings.from_env()
     api_settings = api_settings or ApiSettings.from_env()
     service = service or HeatmapService(settings)
-    app = dash.Dash(__name__, title="Liquidation heatmap", update_title=None)
-    app.layout = _layout
+    app = dash.Dash(
+        __name__,
+        title="Liquidation heatmap",
+        update_title=None,
+        assets_folder=str(ASSETS),
+        suppress_callback_exceptions=False,
+        meta_tags=[{"name": "color-scheme", "content": "dark"}],
+    )
+    # Dash answers every other path with this page too, so /liquidation-heatmap?symbol=... works
+    # and survives a reload; a dcc.Location inside reads the query string.
+    app.layout = functools.partial(_layout, service)
+    callbacks.register(app, service)
     app.server.extensions[SERVICE_EXTENSION] = service
     register_api(app.server, service, api_settings)
     if start_engine:

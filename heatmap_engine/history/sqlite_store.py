@@ -191,15 +191,16 @@ class SqliteStore:
             for row in rows:
                 yield _liquidation(row)
 
-    def window_rows(self, symbol: str, start_ms: int) -> list[tuple]:
-        """(time, price, notional, side code, quantity, exchange) from ``start_ms``, oldest
+    def window_rows(self, symbol: str, start_ms: int, end_ms: int | None = None) -> list[tuple]:
+        """(time, price, notional, side code, quantity, exchange) in [start_ms, end_ms), oldest
         first: the compact form a restart loads straight into the engine's columns."""
         return (
             self._reader()
             .execute(
                 "SELECT event_time_ms, price, notional_usd, side, quantity, exchange"
-                " FROM liquidations WHERE symbol = ? AND event_time_ms >= ? ORDER BY event_time_ms",
-                (symbol, start_ms),
+                " FROM liquidations WHERE symbol = ? AND event_time_ms >= ?"
+                " AND event_time_ms < ? ORDER BY event_time_ms",
+                (symbol, start_ms, end_ms if end_ms is not None else 2**62),
             )
             .fetchall()
         )

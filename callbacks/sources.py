@@ -1,0 +1,90 @@
+"""Everything the dashboard reads from the running service, in one place.
+
+Reads only what is safe from a request thread: published snapshots and candles (immutable,
+swapped whole by the engine thread), the feed's status, and the history store through its
+per-thread read-only connections. Never the engine's live buffers.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+
+import numpy as np
+
+from dashboard.points import Points, rows_table
+from heatmap_engine.models import Candle, Snapshot
+from heatmap_engine.service import HeatmapService
+
+MAX_STORED_CANDLES = 20_000  # 7 days of 1-minute candles is 10,080
+
+
+def snapshot(service: HeatmapService, symbol: str) -> Snapshot | None:
+    return service.snapshot(symbol)
+
+
+def now_ms(service: HeatmapService) -> int:
+    """The engine's "now": the wall clock live, the newest exchange time in a demo or replay."""
+    engine_now = service.engine.now_ms()
+    return engine_now if engine_now > 0 else time.time_ns() // 1_000_000
+
+
+def candle_key(service: HeatmapService, symbol: str) -> tuple:
+    """Changes whenever the in-memory candles of ``symbol`` change (a new or updated candle)."""
+    candles = service.engine.state.recent_candles(symbol)
+    if not candles:
+        return ()
+    last = candles[-1]
+    return (len(candles), last.open_time_ms, last.close, last.high, last.low)
+
+
+def candles(service: HeatmapService, symbol: str, start_ms: int, end_ms: int) -> list[Candle]:
+    """1-minute candles in [start, end): the store for what is older than the day in memory,
+    the engine's own for the rest (a forming candle included)."""
+    memory = [c for c in service.engine.state.recent_candles(symbol) if c.open_time_ms >= start_ms]
+    by_open = {}
+    memory_start = memory[0].open_time_ms if memory else end_ms
+    if service.history is not None and memory_start > start_ms:
+        stored = service.history.store.candles(
+            symbol, "1m", start_ms, memory_start, MAX_STORED_CANDLES
+        )
+        by_open.update((c.open_time_ms, c) for c in stored)
+    by_open.update((c.open_time_ms, c) for c in memory if c.open_time_ms < end_ms)
+    return [by_open[k] for k in sorted(by_open)]
+
+
+HOUR_MS = 3_600_000
+SETTLED_MS = 120_000  # an hour this long past is complete in the store (commits lag <= 1 s)
+
+
+@functools.lru_cache(maxsize=4096)
+def _hour_table(store, symbol: str, hour_start: int) -> np.ndarray:
+    """One complete past hour of a symbol's stored liquidations, read once: a 24-hour view then
+    reads only the hour in progress from SQLite on every refresh."""
+    return rows_table(store.window_rows(symbol, hour_start, hour_start + HOUR_MS))
+
+
+def liquidations(service: HeatmapService, symbol: str, start_ms: int, end_ms: int) -> Points | None:
+    """Stored liquidations in [start, end], as columns; None when no history is kept."""
+    if service.history is None:
+        return None
+    store = service.history.store
+    settled = (time.time_ns() // 1_000_000 - SETTLED_MS) // HOUR_MS * HOUR_MS
+    first_hour = -(-start_ms // HOUR_MS) * HOUR_MS  # the first whole hour inside the range
+    last_hour = min(settled, end_ms // HOUR_MS * HOUR_MS)  # cached hours end here
+    if last_hour <= first_hour:
+        return Points.from_rows(store.window_rows(symbol, start_ms), end_ms)
+    tables = [rows_table(store.window_rows(symbol, start_ms, first_hour))]
+    tables += [_hour_table(store, symbol, h) for h in range(first_hour, last_hour, HOUR_MS)]
+    tables.append(rows_table(store.window_rows(symbol, last_hour)))
+    return Points.from_tables(tables, end_ms)
+
+
+def feed(service: HeatmapService) -> tuple[str, float | None, float]:
+    """(state, seconds since the last frame, the silence limit) of the feed."""
+    status = service.source.status() if service.source is not None else {}
+    return (
+        service.feed_state(),
+        status.get("seconds_since_last_frame"),
+        service.settings.feed_silence_seconds,
+    )

@@ -1,0 +1,171 @@
+"""The refresh: stats cards and the visible view, only when their data changed.
+
+Each part shown has a data key (symbol, filters, snapshot version, ...). A tick whose keys all
+match what the page already shows answers nothing (``PreventUpdate``: an empty 204); otherwise
+only the parts whose key changed are sent, the rest are ``no_update``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import Dash, Input, Output, Patch, State, no_update
+from dash.exceptions import PreventUpdate
+
+from callbacks import sources
+from dashboard.heatmap import heatmap_figure
+from dashboard.liqmap import liquidation_map_figure
+from dashboard.points import Points
+from dashboard.state import ViewState
+from dashboard.summary import as_of, stats
+from dashboard.table import COLUMNS, DEFAULT_SORT, sort_clusters
+from dashboard.timeline import timeline_figure
+from heatmap_engine.models import Snapshot
+from heatmap_engine.service import HeatmapService
+from layouts import ids
+from layouts.fragments import stat_body, table_rows
+
+STAT_OUTPUTS = dict(
+    zip(("price", "total", "long", "short", "best", "window"), ids.STAT_CARDS, strict=True)
+)
+OUTPUTS: tuple[tuple[str, str], ...] = (
+    (ids.HEATMAP_GRAPH, "figure"),
+    (ids.TIMELINE_GRAPH, "figure"),
+    (ids.MAP_GRAPH, "figure"),
+    (ids.TABLE_BODY, "children"),
+    (ids.TABLE_CAPTION, "children"),
+    *((card, "children") for card in ids.STAT_CARDS),
+    (ids.AS_OF, "children"),
+    (ids.RENDERED, "data"),
+)
+
+
+def view_key(service: HeatmapService, state: ViewState, sort: dict, version: int) -> str:
+    """What the visible view depends on; equal keys mean an identical view."""
+    filters = f"{state.symbol}|{state.min_strength}|{state.max_distance}|v{version}"
+    if state.view == "timeline":
+        return f"timeline|{filters}|{state.range}|{sources.candle_key(service, state.symbol)}"
+    if state.view == "map":
+        return f"map|{state.symbol}|{state.range}|v{version}"
+    if state.view == "table":
+        return f"table|{filters}|{sort.get('column')}|{sort.get('descending')}"
+    return f"heatmap|{filters}"
+
+
+def _heatmap(service, snap: Snapshot | None, state: ViewState, sort) -> dict[str, Any]:
+    figure = heatmap_figure(snap, state.symbol, state.min_strength, state.max_distance)
+    return {ids.HEATMAP_GRAPH: figure}
+
+
+def _timeline(service, snap: Snapshot | None, state: ViewState, sort) -> dict[str, Any]:
+    end = sources.now_ms(service)
+    start = end - state.range_ms
+    candles = sources.candles(service, state.symbol, start, end)
+    liqs = sources.liquidations(service, state.symbol, start, end)
+    points = Points.empty() if liqs is None else liqs
+    figure = timeline_figure(candles, points, snap, state, start, end, liqs is not None)
+    return {ids.TIMELINE_GRAPH: figure}
+
+
+def _map(service, snap: Snapshot | None, state: ViewState, sort) -> dict[str, Any]:
+    end = sources.now_ms(service)
+    liqs = sources.liquidations(service, state.symbol, end - state.range_ms, end)
+    if liqs is None:  # no history: the clusters are all that is known
+        points = Points.from_clusters(snap.clusters if snap else ())
+        label = "in the current clusters (history is off)"
+    else:
+        points, label = liqs, f"in the last {state.range}"
+    price = snap.current_price if snap else None
+    uirevision = f"map:{state.symbol}:{state.range}"
+    return {ids.MAP_GRAPH: liquidation_map_figure(points, price, state.symbol, label, uirevision)}
+
+
+def _table(service, snap: Snapshot | None, state: ViewState, sort) -> dict[str, Any]:
+    shown = snap.filtered(state.min_strength, state.max_distance) if snap else []
+    ordered = sort_clusters(shown, sort.get("column"), bool(sort.get("descending")))
+    label = {c.key: c.label for c in COLUMNS}.get(sort.get("column"), "")
+    arrow = "↓" if sort.get("descending") else "↑"
+    caption = f"{len(ordered)} clusters of {state.symbol} · sorted by {label} {arrow}"
+    empty = "No cluster passes the filters" if snap and snap.clusters else "No clusters yet"
+    return {ids.TABLE_BODY: table_rows(ordered, empty), ids.TABLE_CAPTION: caption}
+
+
+RENDERERS = {"heatmap": _heatmap, "timeline": _timeline, "map": _map, "table": _table}
+
+
+def _stats(snap: Snapshot | None, state: ViewState) -> dict[str, Any]:
+    cards = stats(snap, state.min_strength, state.max_distance)
+    out: dict[str, Any] = {STAT_OUTPUTS[name]: stat_body(stat) for name, stat in cards.items()}
+    out[ids.AS_OF] = as_of(snap)
+    return out
+
+
+GRAPHS = {"heatmap": ids.HEATMAP_GRAPH, "timeline": ids.TIMELINE_GRAPH, "map": ids.MAP_GRAPH}
+
+
+def figure_update(figure: dict[str, Any], shown_revision: str | None) -> dict[str, Any] | Patch:
+    """The whole figure when the chart shows another symbol or range (or nothing yet); else a
+    ``Patch`` of what data changes (traces, shapes, annotations, axis visibility) that leaves the
+    axes alone. Dash 4 writes a user's zoom and pan back into the graph's ``figure``, so a
+    whole new figure would undo them; the patch keeps them."""
+    if shown_revision != figure["layout"]["uirevision"]:
+        return figure
+    patch = Patch()
+    patch["data"] = figure["data"]
+    for key in ("shapes", "annotations"):
+        patch["layout"][key] = figure["layout"].get(key, [])
+    for axis in ("xaxis", "yaxis"):
+        patch["layout"][axis]["visible"] = figure["layout"][axis].get("visible", True)
+        if "autorangeoptions" in figure["layout"][axis]:
+            patch["layout"][axis]["autorangeoptions"] = figure["layout"][axis]["autorangeoptions"]
+    return patch
+
+
+def _render_view(service, snap, state: ViewState, sort: dict, rendered: dict) -> dict[str, Any]:
+    """The visible view's outputs; a chart's figure as ``figure_update`` says."""
+    values = RENDERERS[state.view](service, snap, state, sort)
+    graph = GRAPHS.get(state.view)
+    if graph is not None:
+        figure = values[graph]
+        values[graph] = figure_update(figure, rendered.get(f"{state.view}.uirevision"))
+        values[ids.RENDERED] = {f"{state.view}.uirevision": figure["layout"]["uirevision"]}
+    return values
+
+
+def render_views(
+    service: HeatmapService, state: ViewState, sort: dict | None, rendered: dict | None
+) -> list[Any]:
+    """Values for ``OUTPUTS``; raises ``PreventUpdate`` when nothing changed."""
+    sort = sort or DEFAULT_SORT
+    rendered = dict(rendered or {})
+    snap = sources.snapshot(service, state.symbol)
+    version = snap.version if snap else 0
+    stats_key = f"{state.symbol}|{state.min_strength}|{state.max_distance}|v{version}"
+    keys = {"stats": stats_key, state.view: view_key(service, state, sort, version)}
+    changed = {part for part, key in keys.items() if rendered.get(part) != key}
+    if not changed:
+        raise PreventUpdate
+    values: dict[str, Any] = {}
+    if "stats" in changed:
+        values.update(_stats(snap, state))
+    if state.view in changed:
+        values.update(_render_view(service, snap, state, sort, rendered))
+    values[ids.RENDERED] = {**rendered, **keys, **values.get(ids.RENDERED, {})}
+    return [values.get(component, no_update) for component, _ in OUTPUTS]
+
+
+def register(app: Dash, service: HeatmapService) -> None:
+    @app.callback(
+        output=[Output(component, prop) for component, prop in OUTPUTS],
+        inputs=[
+            Input(ids.REFRESH, "n_intervals"),
+            Input(ids.STATE, "data"),
+            Input(ids.SORT, "data"),
+        ],
+        state=[State(ids.RENDERED, "data")],
+        prevent_initial_call=True,
+    )
+    def refresh_views(_tick, state_data, sort, rendered):
+        if not state_data:
+            raise PreventUpdate
+        return render_views(service, ViewState.from_dict(state_data), sort, rendered)

@@ -1,0 +1,172 @@
+"""The liquidation map: realized notional per price bucket, with cumulative curves (pure).
+
+Bars: the USD notional liquidated in each price bucket over the selected range, longs red and
+shorts green (stacked where both happened). Curves, on the right axis: from the current price
+outward, the running total of long notional in the buckets below it and of short notional in the
+buckets above it — how much was liquidated within each distance of the price.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dashboard import theme
+from dashboard.points import Points
+
+TARGET_BUCKETS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    low: float
+    high: float
+    long_usd: float
+    short_usd: float
+    long_count: int
+    short_count: int
+
+    @property
+    def centre(self) -> float:
+        return (self.low + self.high) / 2
+
+
+def nice_step(span: float, target: int = TARGET_BUCKETS) -> float:
+    """A round bucket width (1, 2, 2.5 or 5 × 10^k) giving about ``target`` buckets."""
+    raw = span / target if span > 0 else 1.0
+    magnitude = 10 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 2.5, 5, 10):
+        if factor * magnitude >= raw:
+            return factor * magnitude
+    return 10 * magnitude  # pragma: no cover - the loop always returns
+
+
+def buckets(points: Points, price: float | None) -> list[Bucket]:
+    """Liquidations summed into round-width price buckets, ascending; empty buckets left out."""
+    if not len(points):
+        return []
+    low, high = float(points.prices.min()), float(points.prices.max())
+    if price:
+        low, high = min(low, price), max(high, price)
+    step = nice_step(high - low or abs(high) * 0.01 or 1.0)
+    keys = np.floor(points.prices / step).astype(np.int64)
+    unique, inverse = np.unique(keys, return_inverse=True)
+    is_long = points.sides == 0
+    sums = [
+        np.bincount(inverse, weights=np.where(mask, column, 0), minlength=len(unique))
+        for mask in (is_long, ~is_long)
+        for column in (points.notionals, points.counts)
+    ]
+    return [
+        Bucket(k * step, (k + 1) * step, float(sums[0][i]), float(sums[2][i]),
+               int(sums[1][i]), int(sums[3][i]))
+        for i, k in enumerate(unique.tolist())
+    ]  # fmt: skip
+
+
+def cumulative(rows: Sequence[Bucket], price: float) -> tuple[list, list]:
+    """(x, y) of the long curve (price downward) and the short curve (price upward)."""
+    below = sorted((b for b in rows if b.centre <= price), key=lambda b: -b.centre)
+    above = sorted((b for b in rows if b.centre > price), key=lambda b: b.centre)
+    long_x, long_y, total = [price], [0.0], 0.0
+    for b in below:
+        total += b.long_usd
+        long_x.append(b.centre)
+        long_y.append(total)
+    short_x, short_y, total = [price], [0.0], 0.0
+    for b in above:
+        total += b.short_usd
+        short_x.append(b.centre)
+        short_y.append(total)
+    return (long_x, long_y), (short_x, short_y)
+
+
+def _bar(side: str, rows: Sequence[Bucket], decimals: int) -> dict[str, Any]:
+    usd = [b.long_usd if side == "long" else b.short_usd for b in rows]
+    counts = [b.long_count if side == "long" else b.short_count for b in rows]
+    label = f"{theme.SIDE_LABEL[side]}s liquidated"
+    return {
+        "type": "bar",
+        "name": label,
+        "x": [b.centre for b in rows],
+        "y": usd,
+        "width": [(b.high - b.low) * 0.92 for b in rows],
+        "marker": {"color": theme.rgba(theme.SIDE_COLOR[side], 0.85), "line": {"width": 0}},
+        "hovertext": [
+            f"<b>{label}</b><br>{theme.fmt_price(b.low, decimals)} – "
+            f"{theme.fmt_price(b.high, decimals)}<br>{theme.fmt_usd(v)} in {n}"
+            for b, v, n in zip(rows, usd, counts, strict=True)
+        ],
+        "hovertemplate": "%{hovertext}<extra></extra>",
+    }
+
+
+def _curve(side: str, xy: tuple[list, list]) -> dict[str, Any]:
+    return {
+        "type": "scatter",
+        "mode": "lines",
+        "name": f"Cumulative {side}",
+        "x": xy[0],
+        "y": xy[1],
+        "yaxis": "y2",
+        "line": {"color": theme.SIDE_COLOR[side], "width": 2, "shape": "hv"},
+        "hovertemplate": f"Cumulative {side}: %{{y:$,.3s}}<extra></extra>",
+    }
+
+
+def _layout(uirevision: str) -> dict[str, Any]:
+    layout = theme.base_layout(uirevision)
+    layout.update(barmode="stack", bargap=0, showlegend=True)
+    layout["legend"]["traceorder"] = "normal"
+    layout["margin"] = {"l": 8, "r": 8, "t": 24, "b": 28}
+    layout["xaxis"].update(tickformat=",", automargin=True)
+    layout["yaxis"].update(
+        side="left", tickprefix="$", tickformat=".3~s", rangemode="tozero", automargin=True
+    )
+    layout["yaxis2"] = {**layout["yaxis"], "overlaying": "y", "side": "right", "showgrid": False}
+    return layout
+
+
+def _price_marks(price: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A vertical blue line at the current price and its label at the top."""
+    line = {
+        "type": "line", "xref": "x", "x0": price, "x1": price, "yref": "paper", "y0": 0,
+        "y1": 1, "line": {"color": theme.PRICE, "width": 1.5},
+    }  # fmt: skip
+    tag = {
+        "xref": "x", "x": price, "yref": "paper", "y": 1, "yanchor": "top",
+        "text": f"<b>{theme.fmt_price(price)}</b>", "showarrow": False,
+        "font": {"color": "#ffffff", "size": 11}, "bgcolor": theme.PRICE, "borderpad": 2,
+    }  # fmt: skip
+    return line, tag
+
+
+def liquidation_map_figure(
+    points: Points,
+    price: float | None,
+    symbol: str,
+    source_label: str,
+    uirevision: str,
+) -> dict[str, Any]:
+    """Bars per bucket, the cumulative curves and the price line; an explained empty state."""
+    rows = buckets(points, price)
+    decimals = theme.price_decimals(price or (rows[0].centre if rows else 0.0))
+    data = [_bar("long", rows, decimals), _bar("short", rows, decimals)]
+    layout = _layout(uirevision)
+    shapes, annotations = [], []
+    if price is not None:
+        curves = cumulative(rows, price)
+        data += [_curve(side, xy) for side, xy in zip(("long", "short"), curves, strict=True)]
+        line, tag = _price_marks(price)
+        shapes.append(line)
+        annotations.append(tag)
+    if not rows:
+        annotations.append(theme.message(f"No liquidations of {symbol} {source_label}"))
+        layout["xaxis"]["visible"] = price is not None
+        layout["yaxis"]["visible"] = False
+    layout.update(shapes=shapes, annotations=annotations)
+    return {"data": data, "layout": layout}

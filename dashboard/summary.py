@@ -1,0 +1,94 @@
+"""The statistics cards and the feed badge, as text (pure: snapshot or feed facts in)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from api.payloads import choose_best
+from dashboard import theme
+from heatmap_engine.models import Snapshot
+
+# The feed's states (heatmap_engine.feed_stats) as a user reads them.
+FEED_STATES = {
+    "live": ("Live", "ok"),
+    "demo": ("Demo", "ok"),
+    "replay": ("Replay", "ok"),
+    "subscribing": ("Connecting", "warn"),
+    "connecting": ("Connecting", "warn"),
+    "reconnecting": ("Reconnecting", "warn"),
+    "idle": ("Offline", "bad"),
+    "stopped": ("Offline", "bad"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Stat:
+    value: str
+    sub: str
+    tone: str = ""  # "", "long", "short", "ok", "warn", "bad"
+
+
+def stats(snapshot: Snapshot | None, min_strength: float, max_distance: float) -> dict[str, Stat]:
+    """The cards: current price, clusters shown (total, long, short), best cluster, window."""
+    if snapshot is None:
+        waiting = Stat("—", "waiting for the first refresh")
+        return dict.fromkeys(("price", "total", "long", "short", "best", "window"), waiting)
+    shown = snapshot.filtered(min_strength, max_distance)
+    longs = [c for c in shown if c.side == "long"]
+    shorts = [c for c in shown if c.side == "short"]
+    price = snapshot.current_price
+    price_sub = (
+        "no mark price yet"
+        if price is None
+        else f"mark · {theme.fmt_clock(snapshot.price_time_ms)}"
+    )
+    return {
+        "price": Stat(theme.fmt_price(price), price_sub),
+        "total": Stat(str(len(shown)), f"of {len(snapshot.clusters)} in the window"),
+        "long": Stat(str(len(longs)), _notional(longs), "long" if longs else ""),
+        "short": Stat(str(len(shorts)), _notional(shorts), "short" if shorts else ""),
+        "best": _best(snapshot, min_strength, max_distance),
+        "window": Stat(
+            f"{snapshot.events_in_window:,}",
+            f"liquidations · {theme.fmt_usd(snapshot.notional_in_window)} · "
+            f"{snapshot.window_minutes:g} min",
+        ),
+    }
+
+
+def _notional(clusters) -> str:
+    total = sum(c.total_notional for c in clusters)
+    return f"{theme.fmt_usd(total)} notional" if clusters else "none shown"
+
+
+def _best(snapshot: Snapshot, min_strength: float, max_distance: float) -> Stat:
+    """The API's best cluster (``api.payloads.BEST_DEFINITION``) under the page's filters."""
+    chosen = choose_best(snapshot.clusters, min_strength, max_distance)
+    if chosen is None:
+        why = "no price yet" if snapshot.current_price is None else "none qualifies"
+        return Stat("—", why)
+    cluster, score = chosen
+    price = snapshot.current_price or 0.0
+    where = "below" if cluster.price_level < price else "above"
+    return Stat(
+        f"{theme.fmt_price(cluster.price_level)}",
+        f"{theme.SIDE_LABEL[cluster.side]} · {cluster.distance_from_price:.2f} % {where} · "
+        f"score {score:.2f}",
+        cluster.side,
+    )
+
+
+def feed_status(state: str, seconds_since_frame: float | None, silence_seconds: float) -> Stat:
+    """Live / demo / reconnecting / offline, and how long ago the last frame came."""
+    label, tone = FEED_STATES.get(state, (state.capitalize() or "Offline", "warn"))
+    if seconds_since_frame is None:
+        return Stat(label, "no frame yet", "warn" if tone == "ok" else tone)
+    if tone == "ok" and seconds_since_frame >= silence_seconds:
+        tone = "warn"
+    return Stat(label, f"last frame {theme.fmt_age(seconds_since_frame)} ago", tone)
+
+
+def as_of(snapshot: Snapshot | None) -> str:
+    if snapshot is None:
+        return "no data yet"
+    return f"updated {theme.fmt_clock(snapshot.computed_at_ms)} · v{snapshot.version}"

@@ -1,0 +1,97 @@
+"""The cluster table: columns, sorting and the CSV of what is shown (pure)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dashboard import theme
+from heatmap_engine.models import Cluster, iso_utc
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str  # the API's field name; the CSV header
+    label: str
+    numeric: bool = True
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("side", "Side", numeric=False),
+    Column("price_level", "Price level"),
+    Column("distance_from_price", "Distance %"),
+    Column("liquidation_count", "Liquidations"),
+    Column("total_notional", "Notional"),
+    Column("weighted_notional", "Weighted"),
+    Column("strength", "Strength"),
+    Column("price_low", "Cell low"),
+    Column("price_high", "Cell high"),
+    Column("last_updated", "Last update", numeric=False),
+    Column("cluster_id", "Id"),
+)
+COLUMN_KEYS = tuple(c.key for c in COLUMNS)
+DEFAULT_SORT = {"column": "price_level", "descending": True}
+
+
+def sort_clusters(clusters: Sequence[Cluster], column: str, descending: bool) -> list[Cluster]:
+    """Sorted by one column; unknown distances always last; ties by cluster id."""
+    if column not in COLUMN_KEYS:
+        column = DEFAULT_SORT["column"]
+    attribute = "last_updated_ms" if column == "last_updated" else column
+    known = [c for c in clusters if getattr(c, attribute) is not None]
+    unknown = [c for c in clusters if getattr(c, attribute) is None]
+    known.sort(key=lambda c: (getattr(c, attribute), c.cluster_id), reverse=descending)
+    return known + sorted(unknown, key=lambda c: c.cluster_id)
+
+
+def next_sort(current: dict[str, Any] | None, clicked: str) -> dict[str, Any]:
+    """Clicking the sorted column flips its direction; another column starts descending
+    (the side starts ascending: long first)."""
+    current = current or DEFAULT_SORT
+    if current.get("column") == clicked:
+        return {"column": clicked, "descending": not current.get("descending", True)}
+    return {"column": clicked, "descending": clicked != "side"}
+
+
+def header_classes(sort: dict[str, Any]) -> list[str]:
+    """Class names of the header buttons, in column order: the sorted one shows its direction."""
+    direction = "desc" if sort.get("descending") else "asc"
+    return [
+        f"hm-sort sorted-{direction}" if key == sort.get("column") else "hm-sort"
+        for key in COLUMN_KEYS
+    ]
+
+
+def display_row(cluster: Cluster) -> dict[str, str]:
+    """Formatted cells, keyed by column."""
+    decimals = theme.price_decimals(cluster.price_level)
+    return {
+        "side": theme.SIDE_LABEL[cluster.side],
+        "price_level": theme.fmt_price(cluster.price_level, decimals),
+        "distance_from_price": "—"
+        if cluster.distance_from_price is None
+        else f"{cluster.distance_from_price:.2f}",
+        "liquidation_count": str(cluster.liquidation_count),
+        "total_notional": theme.fmt_usd(cluster.total_notional),
+        "weighted_notional": theme.fmt_usd(cluster.weighted_notional),
+        "strength": f"{cluster.strength:.2f}",
+        "price_low": theme.fmt_price(cluster.price_low, decimals),
+        "price_high": theme.fmt_price(cluster.price_high, decimals),
+        "last_updated": theme.fmt_clock(cluster.last_updated_ms),
+        "cluster_id": str(cluster.cluster_id),
+    }
+
+
+def clusters_csv(symbol: str, clusters: Sequence[Cluster]) -> str:
+    """The rows as shown (same order), unformatted, in the API's field names, plus the symbol."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["symbol", *COLUMN_KEYS])
+    for c in clusters:
+        record = c.to_dict()
+        record["last_updated"] = iso_utc(c.last_updated_ms)
+        writer.writerow([symbol, *("" if record[k] is None else record[k] for k in COLUMN_KEYS)])
+    return out.getvalue()

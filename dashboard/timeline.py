@@ -1,0 +1,175 @@
+"""Time × price: candles, realized liquidations where and when they happened, cluster bands
+behind them and the price line (pure: candles, liquidations and a snapshot in, figure out)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from dashboard import theme
+from dashboard.points import Points, at_most
+from dashboard.state import ViewState
+from heatmap_engine.history.queries import INTERVAL_MS, aggregate_candles
+from heatmap_engine.models import Candle, Cluster, Snapshot
+
+MAX_MARKERS = 1500  # above this, liquidations are merged per candle, side and price step
+MIN_MARKER, MAX_MARKER = 5.0, 30.0
+
+
+def marker_sizes(notionals: np.ndarray | Sequence[float], largest: float) -> list[float]:
+    """Dot area grows with notional: ``largest`` (the view's biggest) is ``MAX_MARKER`` px."""
+    values = np.maximum(np.asarray(notionals, dtype=np.float64), 0.0)
+    if largest <= 0:
+        return [MIN_MARKER] * len(values)
+    sizes = MIN_MARKER + (MAX_MARKER - MIN_MARKER) * np.sqrt(values / largest)
+    return np.round(sizes, 1).tolist()
+
+
+def _hover(side: str, merged: bool, decimals: int) -> str:
+    who = f"<b>{theme.SIDE_LABEL[side]}s liquidated</b>"
+    count = " ×%{customdata[2]}" if merged else ""
+    when = "%{x|%Y-%m-%d %H:%M}" if merged else "%{x|%Y-%m-%d %H:%M:%S}"
+    return (
+        f"{who}{count}<br>%{{customdata[0]:$,.3s}} · %{{customdata[1]:,.4~g}} @ "
+        f"%{{y:,.{decimals}f}}<br>{when} UTC<extra></extra>"
+    )
+
+
+def _marker_trace(side: str, points: Points, largest: float, merged: bool, decimals: int):
+    color = theme.SIDE_COLOR[side]
+    custom = np.column_stack(
+        [np.round(points.notionals), np.round(points.quantities, 6), points.counts]
+    )
+    return {
+        "type": "scatter",
+        "mode": "markers",
+        "name": f"{theme.SIDE_LABEL[side]}s liquidated",
+        "x": points.times.tolist(),
+        "y": np.round(points.prices, decimals + 1).tolist(),
+        "marker": {
+            "color": theme.rgba(color, 0.7),
+            "size": marker_sizes(points.notionals, largest),
+            "line": {"color": color, "width": 1},
+        },
+        "customdata": custom.tolist(),
+        "hovertemplate": _hover(side, merged, decimals),
+    }
+
+
+def _candle_trace(candles: Sequence[Candle]) -> dict[str, Any]:
+    return {
+        "type": "candlestick",
+        "name": "Price",
+        "x": [c.open_time_ms for c in candles],
+        "open": [c.open for c in candles],
+        "high": [c.high for c in candles],
+        "low": [c.low for c in candles],
+        "close": [c.close for c in candles],
+        "increasing": {"line": {"color": theme.CANDLE, "width": 1}, "fillcolor": theme.PANEL},
+        "decreasing": {"line": {"color": theme.CANDLE, "width": 1}, "fillcolor": theme.CANDLE},
+        "whiskerwidth": 0,
+        "showlegend": False,
+    }
+
+
+def _band_shapes(clusters: Sequence[Cluster], window_minutes: float) -> list[dict[str, Any]]:
+    """Current clusters as horizontal lines behind the candles: thicker and more opaque with
+    strength (pixels, so a 2 % price cell never swamps an hour of candles)."""
+    shapes = []
+    for side in ("long", "short"):
+        for i, c in enumerate(cl for cl in clusters if cl.side == side):
+            shapes.append({
+                "type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y",
+                "y0": c.price_level, "y1": c.price_level, "layer": "below",
+                "line": {"color": theme.SIDE_COLOR[side], "width": round(2 + 10 * c.strength, 1)},
+                "opacity": round(0.2 + 0.45 * c.strength, 3),
+                "name": f"{theme.SIDE_LABEL[side]} clusters · {window_minutes:g} min",
+                "showlegend": i == 0, "legendgroup": f"bands-{side}",
+            })  # fmt: skip
+    return shapes
+
+
+def price_extent(candles: Sequence[Candle], points: Points, price: float | None):
+    """(low, high) of the candles, the dots and the price; None when there is nothing."""
+    values = [v for c in candles for v in (c.low, c.high)]
+    if len(points):
+        values += [float(points.prices.min()), float(points.prices.max())]
+    if price is not None:
+        values.append(price)
+    return (min(values), max(values)) if values else None
+
+
+def nearby(clusters: Sequence[Cluster], extent: tuple[float, float] | None) -> list[Cluster]:
+    """The clusters within the chart's price range (a 10 % margin around it): a band far away
+    would otherwise stretch the price axis (Plotly's autorange takes shapes in)."""
+    if extent is None:
+        return []
+    low, high = extent
+    margin = max(high - low, abs(high) * 0.002) * 0.1
+    return [c for c in clusters if low - margin <= c.price_level <= high + margin]
+
+
+def _notes(symbol: str, candles, points: Points, history: bool, range_label: str) -> list[str]:
+    if not history:
+        return ["History is off (HEATMAP_HISTORY=0): realized liquidations are not kept"]
+    if not candles and not len(points):
+        return [
+            f"No candles or liquidations for {symbol} in the last {range_label} yet<br>"
+            "Candles come from the kline stream and the REST backfill"
+        ]
+    if not len(points):
+        return [f"No liquidations of {symbol} in the last {range_label}"]
+    return []
+
+
+def _layout(view: ViewState) -> dict[str, Any]:
+    layout = theme.base_layout(f"timeline:{view.symbol}:{view.range}")
+    layout["margin"] = {"l": 8, "r": 8, "t": 24, "b": 28}
+    layout["xaxis"].update(type="date", rangeslider={"visible": False}, automargin=True)
+    layout["yaxis"].update(
+        side="right", tickformat=",", ticks="outside", ticklen=3, automargin=True
+    )
+    return layout
+
+
+def timeline_figure(
+    candles_1m: Sequence[Candle],
+    liquidations: Points,
+    snapshot: Snapshot | None,
+    view: ViewState,
+    start_ms: int,
+    end_ms: int,
+    history: bool = True,
+) -> dict[str, Any]:
+    """Candles of ``view.interval``, liquidation dots (merged beyond ``MAX_MARKERS``) and the
+    current cluster bands."""
+    step = INTERVAL_MS[view.interval]
+    candles = aggregate_candles(candles_1m, view.interval) if candles_1m else []
+    points = at_most(liquidations, MAX_MARKERS, step)
+    merged = points is not liquidations
+    price = snapshot.current_price if snapshot else None
+    decimals = theme.price_decimals(price or (candles[-1].close if candles else 0.0))
+    largest = float(points.notionals.max()) if len(points) else 0.0
+    data: list[dict[str, Any]] = [_candle_trace(candles)]
+    data += [
+        _marker_trace(side, points.of_side(side), largest, merged, decimals)
+        for side in ("long", "short")
+    ]
+    extent = price_extent(candles, points, price)
+    middle = (extent[0] + extent[1]) / 2 if extent else 0.0
+    data.append(theme.extent_trace([start_ms, end_ms], [middle, middle]))  # the whole range
+    layout = _layout(view)
+    layout["yaxis"]["visible"] = extent is not None
+    clusters = snapshot.filtered(view.min_strength, view.max_distance) if snapshot else []
+    shapes = _band_shapes(nearby(clusters, extent), snapshot.window_minutes if snapshot else 60)
+    annotations = []
+    if price is not None:
+        line, tag = theme.price_tag(price)
+        shapes.append(line)
+        annotations.append(tag)
+    notes = _notes(view.symbol, candles, points, history, view.range)
+    annotations += [theme.message(n, y=0.9 if candles else 0.5) for n in notes]
+    layout.update(shapes=shapes, annotations=annotations, showlegend=True)
+    return {"data": data, "layout": layout}
