@@ -83,18 +83,6 @@ class Engine:
         self.state.carry_totals(store.totals())
         return restored
 
-    def restore(self, liquidations: Iterable[Liquidation], totals: dict | None = None) -> int:
-        """Rebuild the window from history (no counting, nothing re-stored); returns how many."""
-        restored = 0
-        for liq in liquidations:
-            if self.event_time:
-                self._newest_event_ms = max(self._newest_event_ms, liq.event_time_ms)
-            self.state.restore(liq, self.now_ms())
-            restored += 1
-        if totals is not None:
-            self.state.carry_totals(totals)
-        return restored
-
     def refresh(self, now_ms: int | None = None) -> int:
         started = time.perf_counter()
         now = self.now_ms() if now_ms is None else now_ms

@@ -99,15 +99,6 @@ class EngineState:
                 self.last_liquidation_ms = newest
         return len(live)
 
-    def restore(self, liq: Liquidation, now_ms: int) -> None:
-        """A liquidation from history: into the window and the dedupe memory, not the counters."""
-        self.dedupe.is_new(liq.dedupe_key, liq.event_time_ms)
-        buffer = self.buffers.get(liq.symbol)
-        if buffer is not None and now_ms - liq.event_time_ms < self.params.decay_window_ms:
-            buffer.append(liq)
-        if self.last_liquidation_ms is None or liq.event_time_ms > self.last_liquidation_ms:
-            self.last_liquidation_ms = liq.event_time_ms
-
     def carry_totals(self, totals: dict[str, dict[str, float]]) -> None:
         """Start the lifetime counters from what history holds, so counts carry on."""
         for side, figures in totals.items():

@@ -39,7 +39,8 @@ LIQ_COLUMNS = (
 
 
 class HistoryStore(Protocol):
-    """What the engine, the writer and the API need from a durable store."""
+    """What the engine, the writer and the runtime need from a durable store (a PostgreSQL
+    implementation would provide the same)."""
 
     def write_batch(
         self,
@@ -47,11 +48,10 @@ class HistoryStore(Protocol):
         prices: list[MarkPrice],
         candles: list[Candle],
         open_interest: list[tuple[str, OpenInterest]],
+        meta: dict[str, str] | None = None,
     ) -> int: ...
-    def liquidations_since(self, start_ms: int) -> Iterator[Liquidation]: ...
-    def newest_liquidation_ms(self) -> int | None:
-        return self._reader().execute("SELECT MAX(event_time_ms) FROM liquidations").fetchone()[0]
-
+    def window_rows(self, symbol: str, start_ms: int, end_ms: int | None = None) -> list[tuple]: ...
+    def symbols(self) -> list[str]: ...
     def totals(self) -> dict[str, dict[str, float]]: ...
     def close(self) -> None: ...
 
