@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from api.envelope import ApiError
 from api.params import ChoiceParam, IntParam, NumberParam
 from api.time_params import TimeParam
-from heatmap_engine.history.queries import INTERVAL_MS
+from heatmap_engine.candles import INTERVAL_MS
 from heatmap_engine.models import LONG, SHORT, iso_utc
 
 DEFAULT_SPAN_MS = 86_400_000  # start defaults to end - 24 h

@@ -19,7 +19,7 @@ from typing import Any
 
 from api.cursor import LiquidationQuery, encode_cursor
 from api.history_params import TimeRange
-from heatmap_engine.history.queries import INTERVAL_MS, aggregate_candles, liquidation_record
+from heatmap_engine.candles import INTERVAL_MS, aggregate_candles
 from heatmap_engine.models import Candle, Liquidation, OpenInterest, Snapshot, iso_utc
 
 MINUTE_MS = 60_000
@@ -28,6 +28,23 @@ SOURCE_MINUTES_MAX = 20_160  # 14 days of 1m candles: the most one aggregated pa
 LIQUIDATION_FIELDS = ("id", "symbol", "exchange", "side", "price", "quantity", "notional_usd",
                       "time", "time_ms", "received_at", "status")  # fmt: skip
 CandleFetch = Callable[[int, int, int], list[Candle]]
+
+
+def liquidation_record(row_id: int, liq: Liquidation) -> dict:
+    """One stored liquidation as the API returns it (JSON and CSV use the same fields)."""
+    return {
+        "id": row_id,
+        "symbol": liq.symbol,
+        "exchange": liq.exchange,
+        "side": liq.liquidated_side,
+        "price": liq.price,
+        "quantity": liq.quantity,
+        "notional_usd": liq.notional_usd,
+        "time": iso_utc(liq.event_time_ms),
+        "time_ms": liq.event_time_ms,
+        "received_at": iso_utc(liq.received_at_ms),
+        "status": liq.order_status,
+    }
 
 
 def liquidations_page(

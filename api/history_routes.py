@@ -35,7 +35,7 @@ from api.history_payloads import (
 )
 from api.params import HEATMAP_PARAMS, parse_all
 from api.payloads import heatmap_payload
-from heatmap_engine.history.queries import heatmap_at
+from heatmap_engine.history.past_heatmap import heatmap_at
 from heatmap_engine.models import iso_utc
 
 JSON_OR_CSV = ("application/json", "text/csv")

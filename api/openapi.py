@@ -21,8 +21,8 @@ from api.envelope import dumps, raw_response
 from api.history_params import AT, CANDLE_PARAMS, LIQUIDATION_PARAMS, OI_PARAMS
 from api.history_schemas import HISTORY_COMPONENTS
 from api.params import BEST_PARAMS, HEATMAP_PARAMS, Param
-from api.payloads import BEST_DEFINITION
 from api.schemas import COMPONENTS
+from heatmap_engine.best import BEST_DEFINITION
 
 SPEC_PATH = "/api/openapi.json"
 DOCS_PATH = "/docs"

@@ -15,6 +15,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from api.envelope import ApiError
+from heatmap_engine.best import (
+    BEST_DEFAULT_MIN_STRENGTH,
+    DEFAULT_MAX_DISTANCE_PCT,
+    DEFAULT_MIN_STRENGTH,
+)
 
 
 class Param(Protocol):
@@ -146,21 +151,21 @@ class ChoiceParam:
 
 MIN_STRENGTH = NumberParam(
     "min_strength",
-    0.0,
+    DEFAULT_MIN_STRENGTH,
     "Keep clusters whose strength (0-1; the symbol's strongest cluster is 1) is at least this.",
     minimum=0.0,
     maximum=1.0,
 )
 BEST_MIN_STRENGTH = NumberParam(
     "min_strength",
-    0.6,
+    BEST_DEFAULT_MIN_STRENGTH,
     "Only clusters at least this strong can be the best one.",
     minimum=0.0,
     maximum=1.0,
 )
 MAX_DISTANCE = NumberParam(
     "max_distance",
-    10.0,
+    DEFAULT_MAX_DISTANCE_PCT,
     "Keep clusters within this distance of the current price, in percent. While no price is "
     "known a cluster's distance is unknown and this filter keeps it.",
     minimum=0.0,
@@ -168,7 +173,7 @@ MAX_DISTANCE = NumberParam(
 )
 BEST_MAX_DISTANCE = NumberParam(
     "max_distance",
-    10.0,
+    DEFAULT_MAX_DISTANCE_PCT,
     "Only clusters within this distance of the current price, in percent, can be the best one.",
     minimum=0.0,
     exclusive_minimum=True,

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from api.params import MAX_DISTANCE, MIN_STRENGTH
+from heatmap_engine.best import DEFAULT_MAX_DISTANCE_PCT, DEFAULT_MIN_STRENGTH
 from heatmap_engine.symbols import base_and_quote, split_multiplier
 
 VIEWS: dict[str, str] = {
@@ -39,8 +39,8 @@ DEFAULT_SYMBOL = "BTCUSDT"
 @dataclass(frozen=True, slots=True)
 class ViewState:
     symbol: str
-    min_strength: float = MIN_STRENGTH.default
-    max_distance: float = MAX_DISTANCE.default
+    min_strength: float = DEFAULT_MIN_STRENGTH
+    max_distance: float = DEFAULT_MAX_DISTANCE_PCT
     view: str = "heatmap"
     range: str = "1h"
     refresh: int = 5  # seconds between auto-refresh ticks

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from api.payloads import choose_best
 from dashboard import theme
+from heatmap_engine.best import choose_best
 from heatmap_engine.models import Snapshot
 
 # The feed's states (heatmap_engine.feed_stats) as a user reads them.

@@ -91,7 +91,7 @@ def clusters_csv(symbol: str, clusters: Sequence[Cluster]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["symbol", *COLUMN_KEYS])
     for c in clusters:
-        record = c.to_dict()
-        record["last_updated"] = iso_utc(c.last_updated_ms)
+        record = {k: iso_utc(c.last_updated_ms) if k == "last_updated" else getattr(c, k)
+                  for k in COLUMN_KEYS}  # fmt: skip
         writer.writerow([symbol, *("" if record[k] is None else record[k] for k in COLUMN_KEYS)])
     return out.getvalue()

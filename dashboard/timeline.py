@@ -11,7 +11,7 @@ import numpy as np
 from dashboard import theme
 from dashboard.points import Points, at_most
 from dashboard.state import ViewState
-from heatmap_engine.history.queries import INTERVAL_MS, aggregate_candles
+from heatmap_engine.candles import INTERVAL_MS, aggregate_candles
 from heatmap_engine.models import Candle, Cluster, Snapshot
 
 MAX_MARKERS = 1500  # above this, liquidations are merged per candle, side and price step

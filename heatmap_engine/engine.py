@@ -13,7 +13,7 @@ from heatmap_engine.clusters import ClusterParams
 from heatmap_engine.config import Settings
 from heatmap_engine.exchanges.base import Event
 from heatmap_engine.models import LONG, SHORT, Liquidation, MarkPrice, Snapshot
-from heatmap_engine.store import EngineState
+from heatmap_engine.state import EngineState
 
 
 def wall_clock_ms() -> int:

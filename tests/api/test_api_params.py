@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from api.envelope import ApiError
 from api.params import BEST_PARAMS, HEATMAP_PARAMS, MAX_DISTANCE, MIN_STRENGTH, parse_all
-from api.payloads import best_score, choose_best
+from heatmap_engine.best import best_score, choose_best
 from heatmap_engine.models import Cluster
 
 

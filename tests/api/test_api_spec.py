@@ -13,9 +13,9 @@ from api.cursor import CURSOR
 from api.history_params import AT, CANDLE_PARAMS, LIQUIDATION_PARAMS, OI_PARAMS
 from api.openapi import SPEC_PATH
 from api.params import BEST_PARAMS, HEATMAP_PARAMS
-from api.payloads import BEST_DEFINITION
 from api.schemas import SEED_CLUSTER_FIELDS
 from api.settings import ApiSettings
+from heatmap_engine.best import BEST_DEFINITION
 
 DOCS = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -127,7 +127,7 @@ def test_heatmap_at_a_past_time_matches_the_live_engine(store):
     from heatmap_engine.clusters import ClusterParams
     from heatmap_engine.config import Settings
     from heatmap_engine.engine import Engine
-    from heatmap_engine.history.queries import heatmap_at
+    from heatmap_engine.history.past_heatmap import heatmap_at
 
     events = [liq(i % 7, side="long" if i % 2 else "short") for i in range(40)]
     events = [
@@ -161,7 +161,7 @@ def test_heatmap_at_a_past_time_matches_the_live_engine(store):
 
 
 def test_candles_aggregate_to_longer_intervals():
-    from heatmap_engine.history.queries import aggregate_candles
+    from heatmap_engine.candles import aggregate_candles
 
     base = 1_800_000_000_000 - 1_800_000_000_000 % 3_600_000
     ones = [
