@@ -76,7 +76,8 @@ def health() -> Response:
     feed = service.source.status() if service.source is not None else {}
     since = feed.get("seconds_since_last_frame")
     uptime = (time.time() - service.started_at) if service.started_at else 0.0
-    reason = health_verdict(state, since, service.settings.feed_silence_seconds)
+    reasons = [health_verdict(state, since, service.settings.feed_silence_seconds)]
+    reason = "; ".join(r for r in [*reasons, *service.problems()] if r) or None
     fields = {"state": state, "seconds_since_last_frame": since, "uptime_seconds": uptime}
     if reason is not None:
         return error(503, reason, **fields)

@@ -256,6 +256,13 @@ class HeatmapService:
     def snapshots(self) -> dict[str, Snapshot]:
         return self.engine.snapshots()
 
+    def problems(self) -> list[str]:
+        """What is wrong beyond the feed's state, each in words for ``/api/health`` (empty when
+        nothing is): a background thread that ended while the service runs."""
+        if self.started_at is None or self._stop.is_set():
+            return []
+        return [f"thread {t.name} has stopped" for t in self._threads if not t.is_alive()]
+
     def feed_state(self) -> str:
         state = self.source.status().get("state", "idle") if self.source else "idle"
         if self.mode == "demo" and state in ("live", "subscribing"):

@@ -211,3 +211,17 @@ def test_health_before_the_service_starts_is_unavailable(client):
         "success": False, "error": "feed is 'idle', not live", "state": "idle",
         "seconds_since_last_frame": None, "uptime_seconds": 0.0,
     }  # fmt: skip
+
+
+# the test ends the engine thread on purpose, with an exception that escapes its loop boundary
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_health_says_when_a_background_thread_has_ended(make_client, status_service):
+    svc = status_service(_feed("live", 0.2))
+    client = make_client(svc=svc)
+    assert client.get("/api/health").status_code == 200
+    engine_thread = next(t for t in svc._threads if t.name == "heatmap-engine")
+    svc.call_in_engine(lambda: (_ for _ in ()).throw(SystemExit))  # ends that thread only
+    engine_thread.join(5.0)
+    response = client.get("/api/health")
+    assert response.status_code == 503
+    assert "thread heatmap-engine has stopped" in response.get_json()["error"]
