@@ -32,7 +32,9 @@ def test_start_demo_market_serves_the_simulated_symbols_from_a_fixed_start() -> 
     )  # fmt: skip
     try:
         assert demo.sim.symbols == ("BTCUSDT", "1000PEPEUSDT")
-        assert demo.sim.config.start_ms == start - 120_000 and demo.sim.now_ms >= start
+        full_start = demo.sim.config.start_ms  # at least 2 minutes back, on a 5-minute step
+        assert start - 420_000 < full_start <= start - 120_000 and full_start % 300_000 == 0
+        assert demo.sim.now_ms >= start
         assert demo.ws_market_base == demo.rest_base.replace("http", "ws") + "/market"
         summary = requests.get(f"{demo.rest_base}/sim/truth/summary", timeout=5).json()
         assert summary["seed"] == 5 and summary["symbols"] == ["BTCUSDT", "1000PEPEUSDT"]
