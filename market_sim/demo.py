@@ -15,7 +15,7 @@ import argparse
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +62,11 @@ class DemoMarket:
     def clock_ms(self) -> int:
         """The market's simulated clock (epoch ms): "now" for whoever reads it."""
         return self.sim.now_ms
+
+    def follow(self, lag_seconds: Callable[[], float | None], max_lead_seconds: float) -> None:
+        """Keep the market at most `max_lead_seconds` of simulated time ahead of a consumer's
+        data (`MarketRunner.follow`), e.g. the product's `HeatmapService.feed_lag_seconds`."""
+        self.runner.follow(lag_seconds, max_lead_seconds)
 
     def stats(self) -> dict[str, object]:
         """The runner's pace and what the fake's bounded queues did (see market_sim.hub)."""

@@ -81,79 +81,74 @@ def _regime_drift(steps: int, count: int, rng: np.random.Generator) -> np.ndarra
 
 
 class OlderMarket:
-    """`minutes` 1-minute candles and 5-minute open interest ending at `end_ms`."""
+    """`minutes` 1-minute candles and 5-minute open interest ending at `end_ms`.
+
+    Drawn symbol by symbol (each from its own random stream; the market-wide factor, volatility
+    and regimes from a shared one), so the transient memory stays that of one symbol.
+    """
 
     def __init__(self, profiles: list[SymbolProfile], end_ms: int, minutes: int, seed: int) -> None:
         if end_ms % OI_PERIOD_MS or minutes % 5 or minutes <= 0:
             raise ValueError("the older path ends on a 5-minute boundary and spans 5-minute steps")
         self.profiles, self.end_ms, self.minutes = profiles, end_ms, minutes
         self.start_ms = end_ms - minutes * MINUTE_MS
-        rng = np.random.default_rng([seed, 0x01D])
         count = len(profiles)
+        shared = np.random.default_rng([seed, 0x01D])
         sigma = np.array([p.sigma for p in profiles]) * math.sqrt(60.0)  # per minute
-        rho = np.array([p.factor_correlation for p in profiles])
-        vol = np.exp(np.repeat(_hourly_log_vol(-(-minutes // 60), count, rng), 60, axis=0))
-        vol = vol[:minutes]
         self.sigma_minute = sigma
-        returns = self._returns(sigma, rho, vol, rng)
-        log_close = np.cumsum(returns, axis=0)
-        initial = np.log([p.initial_price for p in profiles])
-        log_close += initial - log_close[-1]  # ends at the live market's starting price
-        log_open = np.vstack([log_close[:1] - returns[:1], log_close[:-1]])
-        self.close = np.exp(log_close).astype(np.float32)
-        self.high, self.low = self._extremes(log_open, log_close, (sigma * vol) ** 2, rng)
-        self.first_open = np.exp(log_open[0])
-        turnover = np.array([p.turnover_usd for p in profiles]) * 60.0
-        quote = turnover * np.clip(vol, 0.5, 3.0) * rng.lognormal(0.0, 0.3, size=vol.shape)
-        self.volume = (quote / np.exp(0.5 * (log_open + log_close))).astype(np.float32)
-        self._oi_log = self._open_interest_path(returns, sigma, rng)
+        log_vol = _hourly_log_vol(-(-minutes // 60), count, shared)
+        regime = _regime_drift(minutes // 5, count, shared)
+        market = _MarketShocks(minutes, float(sigma.min()), shared)
+        shape = (minutes, count)
+        self.close, self.high, self.low, self.volume = (
+            np.zeros(shape, dtype=np.float32) for _ in range(4)
+        )
+        self.first_open = np.zeros(count)
+        five = np.zeros((minutes // 5, count))
+        for i, profile in enumerate(profiles):
+            rng = np.random.default_rng([seed, 0x01D, i])
+            vol = np.exp(np.repeat(log_vol[:, i], 60)[:minutes])
+            returns = market.returns(profile, vol, rng) + (
+                np.repeat(regime[:, i], 5) * TREND_DRIFT_SIGMAS * sigma[i] * math.sqrt(60.0)
+            )
+            self._candles(i, profile, returns, vol * sigma[i], rng)
+            five[:, i] = returns.reshape(-1, 5).sum(axis=1)
+        self._oi_log = self._open_interest_path(five, sigma, shared)
         self.oi_end_lots = np.ones(count)  # set by the live market once its book exists
 
-    def _returns(self, sigma, rho, vol, rng: np.random.Generator) -> np.ndarray:
-        minutes, count = vol.shape
-        z = np.clip(rng.standard_t(DF, size=(minutes, count + 1)) / T_SCALE, -Z_CLIP, Z_CLIP)
-        factor_sigma = float(sigma.min())
-        loading = rho * sigma / factor_sigma
-        idio = sigma * np.sqrt(1 - rho**2)
-        returns = vol * (loading * factor_sigma * z[:, :1] + idio * z[:, 1:])
-        second_sigma = sigma / math.sqrt(60.0)
-        jumps = rng.random((minutes, count)) < 60.0 / JUMP_EVERY_S
-        returns += jumps * rng.laplace(0.0, JUMP_SIGMAS, size=(minutes, count)) * second_sigma
-        market = rng.random(minutes) < 60.0 / MARKET_JUMP_EVERY_S
-        sizes = rng.laplace(0.0, MARKET_JUMP_SIGMAS, size=minutes) * float(second_sigma.min())
-        returns += (market * sizes)[:, None] * loading
-        regime = np.repeat(_regime_drift(minutes // 5, count, rng), 5, axis=0)
-        return returns + regime * TREND_DRIFT_SIGMAS * second_sigma * 60.0
+    def _candles(self, i: int, profile: SymbolProfile, returns, minute_sigma, rng) -> None:
+        """Close, high, low and volume of symbol `i` from its minute returns."""
+        log_close = np.cumsum(returns)
+        log_close += math.log(profile.initial_price) - log_close[-1]  # ends at the live start
+        log_open = np.r_[log_close[0] - returns[0], log_close[:-1]]
+        self.close[:, i] = np.exp(log_close)
+        self.first_open[i] = math.exp(log_open[0])
+        gap_sq, mid, variance = (log_close - log_open) ** 2, log_open + log_close, minute_sigma**2
+        for target, sign in ((self.high, 1.0), (self.low, -1.0)):  # the bridge's extremes
+            spread = np.sqrt(gap_sq - 2.0 * variance * np.log(1.0 - rng.random(len(mid))))
+            target[:, i] = np.exp(0.5 * (mid + sign * spread))
+        ratio = minute_sigma / self.sigma_minute[i]
+        quote = profile.turnover_usd * 60.0 * np.clip(ratio, 0.5, 3.0)
+        quote *= rng.lognormal(0.0, 0.3, size=len(mid))
+        self.volume[:, i] = quote / np.exp(0.5 * mid)
 
     @staticmethod
-    def _extremes(log_open, log_close, variance, rng: np.random.Generator):
-        """High and low of each minute: the Brownian bridge's maximum and minimum."""
-        gap_sq = (log_close - log_open) ** 2
-        mid = log_open + log_close
-        up = np.sqrt(gap_sq - 2.0 * variance * np.log(1.0 - rng.random(variance.shape)))
-        down = np.sqrt(gap_sq - 2.0 * variance * np.log(1.0 - rng.random(variance.shape)))
-        return np.exp(0.5 * (mid + up)).astype(np.float32), np.exp(0.5 * (mid - down)).astype(
-            np.float32
-        )
-
-    @staticmethod
-    def _open_interest_path(returns, sigma, rng: np.random.Generator) -> np.ndarray:
+    def _open_interest_path(five, sigma, rng: np.random.Generator) -> np.ndarray:
         """(steps, count) log open interest at the end of each 5-minute step."""
-        five = returns.reshape(-1, 5, returns.shape[1]).sum(axis=1)
         size = np.abs(five) / (sigma * math.sqrt(5.0))
         phi = 0.5 ** (1.0 / OI_HALF_LIFE_STEPS)
         shocks = OI_NOISE * rng.standard_normal(five.shape) - OI_DELEVERAGE * (size - 0.8)
         shocks += OI_TREND * np.sign(five) * (size > 1.5)
-        path = np.zeros(five.shape)
+        path = np.zeros(five.shape, dtype=np.float32)
         level = np.zeros(five.shape[1])
         for k in range(len(five)):
             level = phi * level + shocks[k]
             path[k] = level
-        return path.astype(np.float32)
+        return path
 
     def set_open_interest_end(self, oi_lots: np.ndarray) -> None:
         """Scale the open-interest path so its last instant is the live book's `oi_lots`."""
-        self.oi_end_lots = np.asarray(oi_lots, dtype=np.float64)
+        self.oi_end_lots = np.array(oi_lots, dtype=np.float64)  # a copy: the book moves on
 
     # ---- windows (the same fields as `market_sim.sim.candles.CANDLE_FIELDS`) ---------------
 
@@ -190,3 +185,26 @@ class OlderMarket:
         lots = np.rint(self.oi_end_lots[i] * np.exp(log_oi)).astype(np.int64)
         marks = self.close[steps * 5 + 4, i].astype(np.float64)
         return {"time_ms": first_ms + OI_PERIOD_MS * steps, "oi_lots": lots, "mark": marks}
+
+
+class _MarketShocks:
+    """The market-wide part shared by every symbol: factor shocks and market jumps."""
+
+    def __init__(self, minutes: int, factor_sigma: float, rng: np.random.Generator) -> None:
+        self.factor_sigma = factor_sigma  # per minute (the calmest symbol's volatility)
+        self.z = np.clip(rng.standard_t(DF, size=minutes) / T_SCALE, -Z_CLIP, Z_CLIP)
+        hit = rng.random(minutes) < 60.0 / MARKET_JUMP_EVERY_S
+        size = rng.laplace(0.0, MARKET_JUMP_SIGMAS, size=minutes) * factor_sigma / math.sqrt(60)
+        self.jumps = np.where(hit, size, 0.0)
+
+    def returns(self, profile: SymbolProfile, vol: np.ndarray, rng: np.random.Generator):
+        """One symbol's minute log returns: factor, own shock and jumps (no drift)."""
+        minutes = len(vol)
+        sigma = profile.sigma * math.sqrt(60.0)
+        rho = profile.factor_correlation
+        loading = rho * sigma / self.factor_sigma
+        z = np.clip(rng.standard_t(DF, size=minutes) / T_SCALE, -Z_CLIP, Z_CLIP)
+        returns = vol * (loading * self.factor_sigma * self.z + sigma * math.sqrt(1 - rho**2) * z)
+        hit = rng.random(minutes) < 60.0 / JUMP_EVERY_S
+        returns += np.where(hit, rng.laplace(0.0, JUMP_SIGMAS, size=minutes) * profile.sigma, 0.0)
+        return returns + loading * self.jumps

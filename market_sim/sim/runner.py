@@ -3,9 +3,9 @@
 One sim second is stepped every `1/speed` wall seconds (`speed` 0: as fast as possible) on one
 named thread (`market-sim`, started by `start()`, joined by `stop(timeout)`). Publishing waits
 while a client's bounded queue is full (`market_sim.hub`), so the market runs no faster than
-its slowest client reads: when it falls behind its schedule it carries on from where it is
-(`lag_resets`), logs once that it is slowed, and `effective_speed()` says how fast it really
-runs. After each step
+its slowest client reads, and with `follow(lag)` no faster than that client has applied what
+it read: when it falls behind its schedule it carries on from where it is (`lag_resets`), logs
+once that it is slowed, and `effective_speed()` says how fast it really runs. After each step
 the runner publishes, in this order, the second's sampled `!forceOrder@arr` frames, the two
 `!markPrice@arr@1s` array messages and a `<symbol>@kline_1m` event for every kline stream a
 client is subscribed to (the forming candle, or at a minute boundary the closing `x: true`
@@ -94,6 +94,8 @@ class MarketRunner:
         self.lag_resets = 0  # times it fell behind its schedule and carried on from there
         self.slowed = False  # running below its speed for the last few wall seconds
         self._pace: deque[tuple[float, int]] = deque()  # (wall, sim ms) after each tick
+        self._consumer_lag: Callable[[], float | None] | None = None  # see follow()
+        self.max_lead_seconds = 0.0
         self.prefill_seconds = 0.0  # wall time the demo's prefill took (set by the demo)
 
     def prefill_until(self, end_ms: int, step_seconds: int = PREFILL_STEP_SECONDS) -> int:
@@ -192,9 +194,26 @@ class MarketRunner:
             else:
                 logger.info("market simulation is back at speed %g", self.speed)
 
+    def follow(self, lag_seconds: Callable[[], float | None], max_lead_seconds: float) -> None:
+        """Never step while the consumer's data is more than `max_lead_seconds` (simulated)
+        behind this market's clock, as `lag_seconds()` measures it (e.g. the product's
+        `HeatmapService.feed_lag_seconds`): the kernel's socket buffers between the two can
+        hold minutes of a fast demo, which no queue bound on this side can see."""
+        self._consumer_lag, self.max_lead_seconds = lag_seconds, max_lead_seconds
+
+    def _wait_for_consumer(self) -> bool:
+        """False when stopped while waiting."""
+        lag_of = self._consumer_lag
+        while lag_of is not None and (lag := lag_of()) is not None and lag > self.max_lead_seconds:
+            if self._stop.wait(0.005):
+                return False
+        return True
+
     def _tick(self) -> None:
         publisher = self._publisher
         assert publisher is not None
+        if not self._wait_for_consumer():
+            return
         subscribed = publisher.subscribed_streams()
         if self._backlog is not None and LIQUIDATION_STREAM in subscribed:
             self._publish_force_orders(publisher, self._backlog)
