@@ -101,6 +101,8 @@ class SimulatedMarket:
             truth, book = sim.truth, sim.book
             return {
                 "time_ms": sim.now_ms, "seed": sim.config.seed, "symbols": list(sim.symbols),
+                "history_start_ms": self.view.first_minute_ms,
+                "truth_start_ms": sim.config.start_ms - sim.config.start_ms % 1000,
                 "liquidations": truth.total, "sampled": truth.sampled, "dropped": truth.dropped,
                 "published_force_orders": self.published_force_orders,
                 "published_coin_margined": self.published_coin_margined,
