@@ -28,6 +28,7 @@ from market_sim.hub import OPCODE_TEXT, Frame, Hub
 logger = logging.getLogger(__name__)
 
 CLOSE_NORMAL, CLOSE_GOING_AWAY, CLOSE_POLICY = 1000, 1001, 1008
+PROGRESS_FRAMES = 64  # a long item gives room back every this many frames sent
 
 
 @dataclass(frozen=True)
@@ -172,14 +173,18 @@ class Connection:
             if self.closing:
                 return
             frames, counted = item
+            done = 0  # frames of this item already given back to the hub's bound
             try:
-                for data, opcode in frames:
+                for index, (data, opcode) in enumerate(frames, 1):
                     await self.ws.send_frame(data, WSMsgType(opcode))
+                    if counted and index - done >= PROGRESS_FRAMES:  # a long burst progresses
+                        self.hub.sent(self, index - done)
+                        done = index
             except ConnectionError:
                 return
             finally:
                 if counted:
-                    self.hub.sent(self, len(frames))
+                    self.hub.sent(self, len(frames) - done)
             self.hub.count("frames_sent", len(frames))
 
     def _next_deadline(self, expires: float, next_ping: float) -> float:

@@ -4,6 +4,7 @@ market follows its consumer, and the product measures how far its data is behind
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -112,3 +113,28 @@ def test_the_service_reports_how_far_its_data_is_behind_the_market_clock(
             assert service.status()["feed"]["lag_seconds"] == 30.0  # what /api/stats shows
         finally:
             assert service.stop(5.0)
+
+
+def test_a_burst_longer_than_the_slow_consumer_time_is_not_mistaken_for_a_dead_reader(
+    make_fake: MakeFake, connect: Connect
+) -> None:
+    fake = make_fake(max_queued_frames=4, slow_consumer_seconds=0.2)
+    ws = connect(f"{fake.ws_market_base}/ws/{STREAM}", timeout=5.0)
+    assert fake.wait_for_subscribers(STREAM)
+    burst = [{"n": n, "pad": "x" * 2_000} for n in range(3_000)]  # one item, ~6 MB
+    fake.publish_many(STREAM, burst)
+
+    def publish_after() -> None:
+        fake.publish(STREAM, {"n": len(burst)})  # waits behind the burst
+
+    later = threading.Thread(target=publish_after)
+    later.start()
+    received = 0
+    for _ in range(len(burst) + 1):
+        ws.recv()
+        received += 1
+        if received % 500 == 0:  # the scenario: a reader whose burst outlasts 0.2 s
+            time.sleep(0.05)
+    later.join(10)
+    assert received == len(burst) + 1
+    assert fake.stats()["slow_consumer_closes"] == 0 and fake.stats()["frames_dropped"] == 0
