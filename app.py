@@ -37,6 +37,7 @@ from heatmap_engine.service import HeatmapService
 log = logging.getLogger(__name__)
 
 SERVICE_EXTENSION = "heatmap"
+DEMO_MAX_LEAD_SECONDS = 10.0  # simulated seconds the demo market may run ahead of the data
 ASSETS = Path(__file__).resolve().parent / "assets"
 
 
@@ -112,8 +113,13 @@ def _demo_service(settings: Settings, args: argparse.Namespace) -> tuple[Heatmap
         binance_ws_url=market.ws_market_base,
         binance_rest_url=market.rest_base,
         data_dir=str(demo_dir),
+        backfill_kline_days=market.history_days,  # the demo serves this much: take it all
     )
-    return HeatmapService(demo_settings, mode="demo", event_time=True), market
+    # the demo market's simulated clock is the reference of the feed's lag, and the market
+    # runs no further ahead of what the service has received than DEMO_MAX_LEAD_SECONDS
+    service = HeatmapService(demo_settings, mode="demo", event_time=True, clock=market.clock_ms)
+    market.follow(service.feed_lag_seconds, DEMO_MAX_LEAD_SECONDS)
+    return service, market
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -206,7 +212,7 @@ def _add_demo_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=float, default=1.0, help="demo market speed factor")
     parser.add_argument("--seed", type=int, default=7, help="demo market random seed")
     parser.add_argument(
-        "--prefill-minutes", type=float, default=60.0, help="demo history to simulate first"
+        "--prefill-minutes", type=float, default=1440.0, help="demo history to simulate first"
     )
 
 

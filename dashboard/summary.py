@@ -19,6 +19,7 @@ FEED_STATES = {
     "idle": ("Offline", "bad"),
     "stopped": ("Offline", "bad"),
 }
+LAG_SHOWN_SECONDS = 5.0  # the badge says how far the data is behind beyond this
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,14 +79,24 @@ def _best(snapshot: Snapshot, min_strength: float, max_distance: float) -> Stat:
     )
 
 
-def feed_status(state: str, seconds_since_frame: float | None, silence_seconds: float) -> Stat:
-    """Live / demo / reconnecting / offline, and how long ago the last frame came."""
+def feed_status(
+    state: str,
+    seconds_since_frame: float | None,
+    silence_seconds: float,
+    lag_seconds: float | None = None,
+) -> Stat:
+    """Live / demo / reconnecting / offline, how long ago the last frame came, and how far the
+    data is behind the exchange's clock once that exceeds ``LAG_SHOWN_SECONDS``."""
     label, tone = FEED_STATES.get(state, (state.capitalize() or "Offline", "warn"))
     if seconds_since_frame is None:
         return Stat(label, "no frame yet", "warn" if tone == "ok" else tone)
     if tone == "ok" and seconds_since_frame >= silence_seconds:
         tone = "warn"
-    return Stat(label, f"last frame {theme.fmt_age(seconds_since_frame)} ago", tone)
+    sub = f"last frame {theme.fmt_age(seconds_since_frame)} ago"
+    if lag_seconds is not None and lag_seconds > LAG_SHOWN_SECONDS:
+        sub += f" · data {theme.fmt_age(lag_seconds)} behind"
+        tone = "warn" if tone == "ok" else tone
+    return Stat(label, sub, tone)
 
 
 def as_of(snapshot: Snapshot | None) -> str:

@@ -269,11 +269,26 @@ class HeatmapService:
             return "demo"
         return state
 
+    def feed_lag_seconds(self) -> float | None:
+        """How far the data is behind: the reference "now" (the engine's clock: the wall clock
+        live, the market's simulated clock in a demo) minus the newest exchange event time
+        received (mark prices and liquidations). None before any, and for replays."""
+        state = self.engine.state
+        times = [entry.time_ms for entry in list(state.prices.values())]
+        if state.last_liquidation_ms is not None:
+            times.append(state.last_liquidation_ms)
+        if not times or self.mode == "replay":
+            return None
+        return round(max(0.0, (self.engine.clock() - max(times)) / 1000), 3)
+
     def status(self) -> dict[str, Any]:
         source = self.source.status() if self.source is not None else {}
+        lag = self.feed_lag_seconds()
+        source = {**source, "lag_seconds": lag}  # /api/stats shows the feed dict as it is
         return {
             "mode": self.mode,
             "state": self.feed_state(),
+            "feed_lag_seconds": lag,
             "uptime_seconds": (time.time() - self.started_at) if self.started_at else 0.0,
             "symbols_tracked": len(self.engine.symbols),
             "queue_depth": self._queue.qsize(),

@@ -1,9 +1,10 @@
 """One fake-Binance websocket connection: queue, keepalive clock, close paths (§1.2).
 
 Each accepted connection has one outgoing queue drained by one sender task (publish order is
-kept) and one timer task that models Binance's keepalive and lifetime rules: a ping frame every
-`ping_interval`, a drop when the oldest unanswered ping is `pong_timeout` old, and a forced
-close `max_connection_seconds` after opening ("24 h"). More than
+kept; bounded by the hub, see `market_sim.hub`) and one timer task that models Binance's
+keepalive and lifetime rules: a ping frame every `ping_interval`, a drop when the oldest
+unanswered ping is `pong_timeout` old, and a forced close `max_connection_seconds` after
+opening ("24 h"). More than
 `max_client_messages_per_second` client text/binary messages in any one-second window closes
 the connection (control frames such as pongs are not counted).
 
@@ -27,6 +28,7 @@ from market_sim.hub import OPCODE_TEXT, Frame, Hub
 logger = logging.getLogger(__name__)
 
 CLOSE_NORMAL, CLOSE_GOING_AWAY, CLOSE_POLICY = 1000, 1001, 1008
+PROGRESS_FRAMES = 64  # a long item gives room back every this many frames sent
 
 
 @dataclass(frozen=True)
@@ -78,18 +80,33 @@ class Connection:
         self.ws = web.WebSocketResponse(
             autoping=False, compress=False, timeout=limits.close_timeout, max_msg_size=1 << 20
         )
-        self._queue: asyncio.Queue[list[Frame] | _CloseAfterQueue] = asyncio.Queue()
+        # (frames, counted): counted frames were reserved in the hub's bounded queue
+        self._queue: asyncio.Queue[tuple[list[Frame], bool] | _CloseAfterQueue] = asyncio.Queue()
+        self.queued = 0  # reserved frames not yet written (the hub's bound; guarded by it)
         self.rate = RateWindow(limits.max_client_messages_per_second)
         self._tasks: list[asyncio.Task[None]] = []
         self._aborted = False
 
-    def deliver(self, frames: list[Frame]) -> None:
-        """Queue frames for the sender (called on the loop, also via call_soon_threadsafe)."""
+    def deliver(self, frames: list[Frame], counted: bool = True) -> None:
+        """Queue frames for the sender (called on the loop, also via call_soon_threadsafe);
+        `counted` frames were reserved with the hub (published), replies are not."""
         if not self.closing:
-            self._queue.put_nowait(frames)
+            self._queue.put_nowait((frames, counted))
 
     def send_json(self, payload: object) -> None:
-        self.deliver([(json.dumps(payload, separators=(",", ":")).encode(), OPCODE_TEXT)])
+        """A reply to the client (outside the published frames' bound)."""
+        frame = (json.dumps(payload, separators=(",", ":")).encode(), OPCODE_TEXT)
+        self.deliver([frame], counted=False)
+
+    def close_slow(self) -> None:
+        """The hub found this connection's queue full for too long: drop it (TCP abort, as
+        for a client that stopped reading; a close frame could not get through anyway)."""
+        self.closing = True
+        self._aborted = True
+        logger.info("dropping %s: it does not read its frames fast enough", self.path)
+        transport = self.request.transport
+        if transport is not None:
+            transport.abort()
 
     def close_after_queue(self, code: int, counter: str) -> None:
         """Close once every frame queued so far has been sent (e.g. after an error frame).
@@ -155,12 +172,20 @@ class Connection:
                 return
             if self.closing:
                 return
+            frames, counted = item
+            done = 0  # frames of this item already given back to the hub's bound
             try:
-                for data, opcode in item:
+                for index, (data, opcode) in enumerate(frames, 1):
                     await self.ws.send_frame(data, WSMsgType(opcode))
+                    if counted and index - done >= PROGRESS_FRAMES:  # a long burst progresses
+                        self.hub.sent(self, index - done)
+                        done = index
             except ConnectionError:
                 return
-            self.hub.count("frames_sent", len(item))
+            finally:
+                if counted:
+                    self.hub.sent(self, len(frames) - done)
+            self.hub.count("frames_sent", len(frames))
 
     def _next_deadline(self, expires: float, next_ping: float) -> float:
         deadlines = [expires, next_ping]

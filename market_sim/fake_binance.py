@@ -6,7 +6,8 @@ One aiohttp app on one port serves both halves (see the protocol reference §1):
   under `/public`, and unrouted `/ws`, `/stream` which ack control messages but never carry
   `/market` data (Binance's silent failure since the 2026 URL split, §1.1);
 * REST (`market_sim.rest`): exchangeInfo, premiumIndex, ticker/price, time, klines,
-  openInterest, openInterestHist with weights, the used-weight header and 429/418 (§1.8, §1.9);
+  openInterest, openInterestHist with weights, the used-weight header, openInterestHist's own
+  limit (1,000 requests per 5 minutes) and 429/418 with bans (§1.8, §1.9);
 * with a simulated market attached (`attach_market`, see `market_sim.sim`), REST state comes
   from it and `/sim/truth/*` answers what really happened (not a Binance route).
 
@@ -67,11 +68,17 @@ class FakeBinance:
         clock: Callable[[], float] = time.time,
         rest_weight_limit: int = 2400,
         close_timeout: float = 2.0,
+        max_queued_frames: int = 2048,
+        slow_consumer_seconds: float = 10.0,
+        oi_hist_limit: int = 1000,
+        rest_ban_after: int = 10,
     ) -> None:
         if min(ping_interval, pong_timeout, max_connection_seconds, close_timeout) <= 0:
             raise ValueError("intervals and timeouts must be positive")
-        if max_client_messages_per_second < 1 or max_streams < 1 or rest_weight_limit < 1:
-            raise ValueError("limits must be at least 1")
+        counts = (max_client_messages_per_second, max_streams, rest_weight_limit,
+                  max_queued_frames, oi_hist_limit, rest_ban_after)  # fmt: skip
+        if min(counts) < 1 or slow_consumer_seconds <= 0:
+            raise ValueError("limits must be at least 1 (and the slow-consumer time positive)")
         self.host = host
         self.port = port
         self._limits = WsLimits(
@@ -79,9 +86,10 @@ class FakeBinance:
             max_client_messages_per_second, max_streams, close_timeout,
         )  # fmt: skip
         self._state = MarketState(symbols)
-        self._hub = Hub()
+        self._hub = Hub(max_queued_frames, slow_consumer_seconds)
         self._ws = WsServer(self._hub, self._limits)
-        self._rest = RestApi(self._state, clock, rest_weight_limit)
+        self._rest = RestApi(self._state, clock, rest_weight_limit, oi_hist_limit=oi_hist_limit,
+                             ban_after=rest_ban_after)  # fmt: skip
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested: asyncio.Event | None = None
@@ -152,6 +160,7 @@ class FakeBinance:
             self.port = runner.addresses[0][1]
             self._stop_requested = asyncio.Event()
             self._loop = self._hub.loop = asyncio.get_running_loop()
+            self._hub.loop_thread = threading.get_ident()
             ready.set()
             await self._stop_requested.wait()
             self._hub.loop = None
@@ -239,10 +248,14 @@ class FakeBinance:
         return int(self._on_loop(self._ws.drop_all(abrupt)))
 
     def stats(self) -> dict[str, Any]:
-        """Websocket counters plus `rest_requests` and `rest_used_weight_1m`."""
+        """Websocket counters (with the bounded queues', see `market_sim.hub`) plus
+        `rest_requests`, `rest_used_weight_1m`, `rest_oi_hist_requests_5m` and the IP ban."""
         stats = self._hub.snapshot()
-        stats["rest_requests"] = len(self._rest.requests())
-        stats["rest_used_weight_1m"] = self._rest.used_weight()
+        stats["rest_requests"] = self._rest.request_count
+        limits = self._rest.limits()
+        stats["rest_used_weight_1m"] = limits["used_weight_1m"]
+        stats["rest_oi_hist_requests_5m"] = limits["oi_hist_requests_5m"]
+        stats["rest_banned_for_ms"], stats["rest_bans"] = limits["banned_for_ms"], limits["bans"]
         return stats
 
     # ---- REST state --------------------------------------------------------------------------
@@ -283,7 +296,7 @@ class FakeBinance:
 
     @property
     def rest_requests(self) -> list[tuple[str, str, dict[str, str]]]:
-        """(method, path, query) of every REST request so far (a copy)."""
+        """(method, path, query) of the REST requests so far (the last 100,000; a copy)."""
         return self._rest.requests()
 
 

@@ -21,6 +21,7 @@ from market_sim import series
 from market_sim.universe import ContractSpec, build_contracts
 
 KLINE_COLUMNS = 12
+Window = tuple[int | None, int | None]  # (startTime, endTime) as sent, epoch ms
 
 
 class MarketSource(Protocol):
@@ -34,14 +35,20 @@ class MarketSource(Protocol):
         """(index price, funding rate) as the mark-price stream shows them."""
         ...
 
-    def kline_rows(self, symbol: str, interval: str) -> list[list[Any]]:
-        """Every row of `interval` (ascending; the last one may still be forming)."""
+    def kline_rows(
+        self, symbol: str, interval: str, now_ms: int, window: Window, limit: int
+    ) -> list[list[Any]]:
+        """The rows of `interval` Binance would return for this window and limit (ascending;
+        the last one may still be forming)."""
         ...
 
     def open_interest(self, symbol: str) -> str: ...
 
-    def open_interest_rows(self, symbol: str, period: str) -> list[dict[str, Any]]:
-        """Every `openInterestHist` row of `period` (ascending)."""
+    def open_interest_rows(
+        self, symbol: str, period: str, now_ms: int, window: Window, limit: int
+    ) -> list[dict[str, Any]]:
+        """The `openInterestHist` rows of `period` for this window and limit (ascending,
+        within the last 30 days)."""
         ...
 
 
@@ -129,7 +136,7 @@ class MarketState:
             mark = Decimal(self._marks[symbol])
         live = self._live(symbol)
         if rows is None and live is not None:
-            rows = live.kline_rows(symbol, interval)
+            return live.kline_rows(symbol, interval, now_ms, window, limit)
         if rows is not None:
             return series.select_rows(rows, lambda row: row[0], start_ms, end_ms, limit)
         spec = self._by_symbol[symbol]
@@ -177,7 +184,7 @@ class MarketState:
             mark = Decimal(self._marks[symbol])
         live = self._live(symbol)
         if rows is None and live is not None:
-            rows = live.open_interest_rows(symbol, period)
+            return live.open_interest_rows(symbol, period, now_ms, window, limit)
         if rows is not None:
             fresh = [row for row in rows if int(row["timestamp"]) >= oldest]
             return series.select_rows(

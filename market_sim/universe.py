@@ -119,15 +119,16 @@ def _generated_price(symbol: str) -> str:
 
 
 def _filler_names(count: int) -> list[str]:
-    return [f"ALT{index:03d}USDT" for index in range(1, count + 1)]
+    return [f"ALT{index:03d}USDT" for index in range(1, count + 1)]  # ALT001USDT ...
 
 
-def default_universe() -> list[str]:
-    """The 400 default tradeable USDT perpetuals: 28 well-known ones first, then the rest."""
+def default_universe(size: int = UNIVERSE_SIZE) -> list[str]:
+    """`size` (default 400) tradeable USDT perpetuals: 28 well-known ones first, then other
+    real names, then ALTnnnUSDT fillers (Binance lists about 570 in 2026, §1.9)."""
     names = list(_NAMED_PRICES)
     real = [f"{base}USDT" for base in _REAL_BASES_TEXT.split()]
     names += [name for name in real if name not in _NAMED_PRICES]
-    return names + _filler_names(UNIVERSE_SIZE - len(names))
+    return (names + _filler_names(max(0, size - len(names))))[:size]
 
 
 def default_mark_price(symbol: str) -> str:

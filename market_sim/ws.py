@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Awaitable, Callable
 
 from aiohttp import WSMsgType, web
@@ -20,6 +21,16 @@ from market_sim.control import handle_control
 from market_sim.hub import Hub
 
 ROUTES = (("/market", "market"), ("/public", "public"), ("", "unrouted"))
+SEND_BUFFER_BYTES = 256 * 1024  # kernel send buffer per connection (the bound's other half)
+
+
+def _small_send_buffer(request: web.Request) -> None:
+    """Keep the socket's send buffer small, so a slow reader fills the bounded queue (and
+    slows the publisher) instead of megabytes of kernel buffer hiding the lag."""
+    transport = request.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
 
 
 def _requested_streams(request: web.Request) -> list[str]:
@@ -79,6 +90,7 @@ class WsServer:
         self._open.add(conn)
         try:
             await conn.ws.prepare(request)
+            _small_send_buffer(request)
             conn.start_tasks()
             if too_many:
                 conn.send_json({"code": 2, "msg": "Invalid request: too many streams"})

@@ -10,23 +10,38 @@ boundary starts at the mark of that instant.
 
 Open-interest rows are taken at every 5-minute boundary: the exact open interest of the book
 at that instant and its value at that instant's mark (`openInterestHist`, §1.9).
+
+Closed candles and those rows are kept as numpy columns (`market_sim.sim.columns`) and
+rendered as wire rows only when asked for (`market_sim.sim.rest_view`).
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from market_sim.sim import render
+from market_sim.sim.columns import PeriodColumns
 from market_sim.sim.params import SymbolProfile
-from market_sim.universe import unit_hash
 
 MINUTE_MS = 60_000
 OI_PERIOD_MS = 300_000
 HISTORY_MINUTES = 30 * 1440  # keep 30 days of closed candles per symbol
+CANDLE_FIELDS: dict[str, type] = {
+    "open": np.float64,
+    "high": np.float64,
+    "low": np.float64,
+    "close": np.float64,
+    "volume": np.int64,
+    "buy": np.int64,
+    "quote": np.float64,
+    "buy_quote": np.float64,
+    "trades": np.int64,
+    "first_id": np.int64,
+}  # fmt: skip  (volume and buy in lots)
+OI_FIELDS: dict[str, type] = {"oi_lots": np.int64, "mark": np.float64}
 
 
 @dataclass
@@ -64,21 +79,16 @@ class SecondTrades:
 
 
 class CandleBook:
-    """The forming candle of every symbol, closed candles and OI history per symbol."""
+    """The forming candle of every symbol, closed candles and OI history (columns)."""
 
     def __init__(self, profiles: list[SymbolProfile], open_ms: int, marks: np.ndarray) -> None:
         n = len(profiles)
         self.profiles = profiles
         self.open_ms = open_ms - open_ms % MINUTE_MS
-        self.ticks = [float(p.tick) for p in profiles]
         self.next_trade_id = np.full(n, 1_000_000, dtype=np.int64)
-        self.closed_first_id = self.next_trade_id.copy()
-        self.closed: list[deque[list[Any]]] = [deque(maxlen=HISTORY_MINUTES) for _ in range(n)]
-        self.oi_history: list[deque[dict[str, Any]]] = [
-            deque(maxlen=HISTORY_MINUTES // 5) for _ in range(n)
-        ]
-        # the same plausible supply the fake's generated series shows
-        self.supply = [f"{1e6 + 1e9 * unit_hash(p.symbol + 'supply'):.3f}" for p in profiles]
+        self.closed = PeriodColumns(n, CANDLE_FIELDS, MINUTE_MS, capacity=HISTORY_MINUTES)
+        self.open_interest = PeriodColumns(n, OI_FIELDS, OI_PERIOD_MS, chunk_rows=288,
+                                           capacity=HISTORY_MINUTES // 5)  # fmt: skip
         self._reset(marks)
 
     def _reset(self, marks: np.ndarray) -> None:
@@ -92,7 +102,7 @@ class CandleBook:
         self.first_id = self.next_trade_id.copy()
 
     def add_second(self, trades: SecondTrades, close: np.ndarray) -> None:
-        """Fold one second of trades and the mark path into the forming candles."""
+        """Fold one step of trades and the mark path into the forming candles."""
         np.minimum(self.l, trades.low, out=self.l)
         np.maximum(self.h, trades.high, out=self.h)
         self.c = close.copy()
@@ -103,25 +113,23 @@ class CandleBook:
         self.trades += trades.count
         self.next_trade_id += trades.count
 
+    def forming(self) -> dict[str, np.ndarray]:
+        """The forming candles as columns (the same fields as the closed ones)."""
+        return {
+            "open": self.o, "high": self.h, "low": self.l, "close": self.c,
+            "volume": self.volume, "buy": self.buy, "quote": self.quote,
+            "buy_quote": self.buy_quote, "trades": self.trades, "first_id": self.first_id,
+        }  # fmt: skip
+
     def close_minute(self, next_open_ms: int, marks: np.ndarray) -> None:
         """Close every forming candle (keep its row) and open the next at `marks`."""
-        for i, row in enumerate(self.rows(list(range(len(self.profiles))))):
-            self.closed[i].append(row)
-        self.closed_first_id = self.first_id.copy()
+        self.closed.append(self.open_ms, self.forming())
         self.open_ms = next_open_ms
         self._reset(marks)
 
     def record_open_interest(self, at_ms: int, oi_lots: np.ndarray, marks: np.ndarray) -> None:
-        """One `openInterestHist` row per symbol for the instant `at_ms`."""
-        for i, profile in enumerate(self.profiles):
-            amount = int(oi_lots[i]) * float(profile.step)
-            self.oi_history[i].append({
-                "symbol": profile.symbol,
-                "sumOpenInterest": render.fixed(amount, 8),
-                "sumOpenInterestValue": render.fixed(amount * float(marks[i]), 8),
-                "CMCCirculatingSupply": self.supply[i],
-                "timestamp": at_ms,
-            })  # fmt: skip
+        """The open interest (lots) and mark of every symbol at the instant `at_ms`."""
+        self.open_interest.append(at_ms, {"oi_lots": oi_lots, "mark": marks})
 
     def row(self, i: int) -> list[Any]:
         """The forming candle of symbol `i` as a 12-column REST kline row (§1.9)."""
@@ -129,22 +137,12 @@ class CandleBook:
 
     def rows(self, indices: list[int]) -> list[list[Any]]:
         """`row(i)` for several symbols (the arrays are read into Python floats once)."""
-        o, h, lo, c = self.o.tolist(), self.h.tolist(), self.l.tolist(), self.c.tolist()
-        volume, buy, trades = self.volume.tolist(), self.buy.tolist(), self.trades.tolist()
-        quote, buy_quote = self.quote.tolist(), self.buy_quote.tolist()
-        out = []
-        for i in indices:
-            p = self.profiles[i]
-            tick, pd, qd = self.ticks[i], p.price_decimals, p.qty_decimals
-            qq = min(8, pd + qd)
-            out.append([
-                self.open_ms, render.price(o[i], tick, pd), render.price(h[i], tick, pd, "up"),
-                render.price(lo[i], tick, pd, "down"), render.price(c[i], tick, pd),
-                render.lots(volume[i], qd), self.open_ms + MINUTE_MS - 1,
-                render.fixed(quote[i], qq), trades[i], render.lots(buy[i], qd),
-                render.fixed(buy_quote[i], qq), "0",
-            ])  # fmt: skip
-        return out
+        columns = {name: values.tolist() for name, values in self.forming().items()}
+        return [
+            kline_row(self.profiles[i], self.open_ms, self.open_ms + MINUTE_MS - 1,
+                      {name: values[i] for name, values in columns.items()})
+            for i in indices
+        ]  # fmt: skip
 
     def payloads(self, indices: list[int], event_ms: int) -> list[dict[str, Any]]:
         """`kline` events (`x: false`) of the forming candles of `indices`."""
@@ -154,9 +152,13 @@ class CandleBook:
 
     def closing_payloads(self, indices: list[int], event_ms: int) -> list[dict[str, Any]]:
         """The `x: true` events of the last closed candles (valid until the next close)."""
-        first = self.closed_first_id.tolist()
-        return [self._payload(i, event_ms, self.closed[i][-1], first[i], closed=True)
-                for i in indices]  # fmt: skip
+        payloads = []
+        for i in indices:
+            last = self.closed.last(i)
+            open_ms = int(last["time_ms"])
+            row = kline_row(self.profiles[i], open_ms, open_ms + MINUTE_MS - 1, last)
+            payloads.append(self._payload(i, event_ms, row, int(last["first_id"]), closed=True))
+        return payloads
 
     def _payload(
         self, i: int, event_ms: int, row: list[Any], first: int, *, closed: bool
@@ -169,3 +171,18 @@ class CandleBook:
             "o": row[1], "c": row[4], "h": row[2], "l": row[3], "v": row[5], "n": count,
             "x": closed, "q": row[7], "V": row[9], "Q": row[10], "B": "0",
         }}  # fmt: skip
+
+
+def kline_row(profile: SymbolProfile, open_ms: int, close_ms: int, values: Any) -> list[Any]:
+    """One 12-column REST kline row (§1.9) from a candle's values (prices as floats, volume
+    and taker-buy volume in lots): prices on the tick grid (high up, low down)."""
+    tick, pd, qd = float(profile.tick), profile.price_decimals, profile.qty_decimals
+    qq = min(8, pd + qd)
+    return [
+        open_ms, render.price(values["open"], tick, pd),
+        render.price(values["high"], tick, pd, "up"),
+        render.price(values["low"], tick, pd, "down"), render.price(values["close"], tick, pd),
+        render.lots(int(values["volume"]), qd), close_ms, render.fixed(values["quote"], qq),
+        int(values["trades"]), render.lots(int(values["buy"]), qd),
+        render.fixed(values["buy_quote"], qq), "0",
+    ]  # fmt: skip

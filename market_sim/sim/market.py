@@ -28,10 +28,11 @@ import numpy as np
 from market_sim.sim import frames, render
 from market_sim.sim.book import PositionBook
 from market_sim.sim.candles import MINUTE_MS, OI_PERIOD_MS, CandleBook, SecondTrades
-from market_sim.sim.liquidation import run_cascade
+from market_sim.sim.liquidation import StepTime, run_cascade
+from market_sim.sim.older import OlderMarket
 from market_sim.sim.params import SimConfig, profile_arrays
 from market_sim.sim.pricing import PricePaths
-from market_sim.sim.sampling import sample_second
+from market_sim.sim.sampling import push_time_ms, sample_second
 from market_sim.sim.traders import TraderFlow
 from market_sim.sim.truth import TruthLog
 from market_sim.universe import default_mark_price
@@ -80,50 +81,73 @@ class MarketSimulation:
         self.flow = TraderFlow(columns, self.step_size)
         self.book.add(self.flow.initial_book(self.now_ms, self.marks, self.rng))
         self.candles = CandleBook(self.profiles, self.now_ms, self.marks)
+        self.older = self._older(config)
         self.truth = TruthLog(self.profiles)
         self.coin_margined = 0
         self.last_output: TickOutput | None = None
         self._btc = self.index.get("BTCUSDT")
 
-    # ---- one second ---------------------------------------------------------------------------
+    def _older(self, config: SimConfig) -> OlderMarket | None:
+        """The cheaper older path before the start, ending at this book's open interest."""
+        minutes = int(config.older_days * 1440) // 5 * 5
+        if minutes <= 0:
+            return None
+        older = OlderMarket(self.profiles, self.now_ms, minutes, config.seed)
+        older.set_open_interest_end(self.book.oi_lots)
+        return older
 
-    def step(self) -> TickOutput:
-        """Advance the market by one second and return what the stream pushes for it."""
-        start, end = self.now_ms, self.now_ms + 1000
+    # ---- one step -----------------------------------------------------------------------------
+
+    def step(self, seconds: int = 1) -> TickOutput:
+        """Advance the market by `seconds` (1 live; the demo's fast prefill takes longer steps,
+        which must divide a minute) and return what the stream pushes for them."""
+        if seconds < 1 or MINUTE_MS % (seconds * 1000):
+            raise ValueError("a step is a whole number of seconds that divides a minute")
+        start, end = self.now_ms, self.now_ms + 1000 * seconds
         previous = self.marks.copy()
-        returns = self.paths.draw(np.log(self.marks), self.rng) + self.deferred
+        returns = self.paths.draw(np.log(self.marks), self.rng, seconds) + self.deferred
         self.marks = self.marks * np.exp(returns)
+        path = self._path(previous, seconds)
         cascade = run_cascade(
-            self.book, self.marks, self.step_size, start, self.rng,
+            self.book, self.marks, self.step_size, StepTime(start, seconds, path), self.rng,
             impact=self.impact, max_rounds=self.config.max_cascade_rounds,
             max_move=self.config.max_cascade_move,
         )  # fmt: skip
         self.deferred = cascade.deferred
         low = np.minimum(np.minimum(previous, self.marks), cascade.low)
         high = np.maximum(np.maximum(previous, self.marks), cascade.high)
+        if path is not None:  # every 1-second mark of a longer step is in the candle
+            low, high = np.minimum(low, path.min(axis=0)), np.maximum(high, path.max(axis=0))
         trades = SecondTrades.empty(low, high)
-        sampled = sample_second(
-            cascade.rows,
-            self.profiles,
-            self.tick_size,
-            self.truth.total,
-            end,
-            self.rng,
-            self.config.partial_fill_share,
-        )
+        sampled = sample_second(cascade.rows, self.profiles, self.tick_size, self.truth.total,
+                                self.rng, self.config.partial_fill_share)  # fmt: skip
         trades.add(sampled.sym, sampled.lots, sampled.price, sampled.side < 0, self.step_size)
         self._close_and_open(start, end, trades)
-        self._background(previous, returns, trades)
+        self._background(previous, returns, trades, seconds)
         self.candles.add_second(trades, self.marks)
         self.now_ms = end
-        self._bookkeeping(np.log(self.marks) - np.log(previous))
+        self._bookkeeping(np.log(self.marks) - np.log(previous), seconds)
         self.truth.append(sampled.records)
-        force_orders = sampled.frames + self._coin_margined(start, end)
+        force_orders = sampled.frames + self._coin_margined(start, seconds)
         force_orders.sort(key=lambda frame: frame["o"]["T"])
         output = TickOutput(end, force_orders, sampled.count, sampled.sampled_count,
                             end % MINUTE_MS == 0)  # fmt: skip
         self.last_output = output
         return output
+
+    def _path(self, previous: np.ndarray, seconds: int) -> np.ndarray | None:
+        """The mark at every second boundary of a longer step: a Brownian bridge in log price
+        from `previous` to the new mark with the current per-second variance (None for a
+        1-second step)."""
+        if seconds == 1:
+            return None
+        variance = (self.paths.vol_ratio() * self.sigma) ** 2
+        walk = np.cumsum(self.rng.standard_normal((seconds, len(previous))), axis=0)
+        walk *= np.sqrt(variance)
+        share = (np.arange(1, seconds + 1) / seconds)[:, None]
+        start, end = np.log(previous), np.log(self.marks)
+        bridge = start + share * (end - start) + walk - share * walk[-1]
+        return np.exp(np.vstack([start, bridge[:-1], end]))
 
     def _close_and_open(self, start: int, end: int, trades: SecondTrades) -> None:
         """Positions past their holding time close at the mark; new ones open near it."""
@@ -132,21 +156,23 @@ class MarketSimulation:
         self.book.remove(due)
         sym = closing["sym"]
         trades.add(sym, closing["lots"], self.marks[sym], closing["side"] < 0, self.step_size)
-        activity = np.clip(self.paths.vol_ratio(), 0.5, 3.0)
+        activity = np.clip(self.paths.vol_ratio(), 0.5, 3.0) * ((end - start) / 1000)
         long_share = 0.5 + 0.12 * self.paths.regime + 0.1 * np.tanh(self.momentum / 12.0)
-        opens = self.flow.opens(start + 500, self.marks, activity, long_share, self.book.counts,
-                                self.rng)  # fmt: skip
+        opens = self.flow.opens((start + end) // 2, self.marks, activity, long_share,
+                                self.book.counts, self.rng)  # fmt: skip
         self.book.add(opens)
         trades.add(opens["sym"], opens["lots"], opens["entry"], opens["side"] > 0, self.step_size)
 
-    def _background(self, previous: np.ndarray, returns: np.ndarray, trades: SecondTrades) -> None:
+    def _background(
+        self, previous: np.ndarray, returns: np.ndarray, trades: SecondTrades, seconds: int
+    ) -> None:
         """Taker flow outside the book: volume follows volatility, direction follows the move."""
         ratio = self.paths.vol_ratio()
-        usd = self.turnover * np.clip(ratio, 0.5, 3.0)
+        usd = self.turnover * np.clip(ratio, 0.5, 3.0) * seconds
         usd *= self.rng.lognormal(0.0, 0.3, size=len(usd))
         price = 0.5 * (previous + self.marks)
         lots = np.rint(usd / price / self.step_size).astype(np.int64)
-        share = 0.5 + 0.4 * np.tanh(returns / (2.0 * self.sigma * ratio))
+        share = 0.5 + 0.4 * np.tanh(returns / (2.0 * self.sigma * ratio * np.sqrt(seconds)))
         buys = np.rint(lots * share).astype(np.int64)
         trades.buy_lots += buys
         trades.sell_lots += lots - buys
@@ -154,25 +180,26 @@ class MarketSimulation:
         trades.sell_quote += (lots - buys) * self.step_size * price
         trades.count += np.maximum(1, np.rint(usd / BACKGROUND_TRADE_USD)).astype(np.int64)
 
-    def _bookkeeping(self, moved: np.ndarray) -> None:
+    def _bookkeeping(self, moved: np.ndarray, seconds: int) -> None:
         """Candle close, 5-minute open interest, momentum and the mark's moving average."""
         if self.now_ms % MINUTE_MS == 0:
             self.candles.close_minute(self.now_ms, self.marks)
         if self.now_ms % OI_PERIOD_MS == 0:
             self.candles.record_open_interest(self.now_ms, self.book.oi_lots, self.marks)
-        self.momentum += moved / self.sigma - self.momentum / MOMENTUM_SECONDS
-        self.mark_average += (self.marks - self.mark_average) / AVERAGE_SECONDS
+        self.momentum += moved / self.sigma - self.momentum * (seconds / MOMENTUM_SECONDS)
+        self.mark_average += (self.marks - self.mark_average) * min(1.0, seconds / AVERAGE_SECONDS)
 
-    def _coin_margined(self, start: int, end: int) -> list[dict[str, Any]]:
+    def _coin_margined(self, start: int, seconds: int) -> list[dict[str, Any]]:
         """Now and then a COIN-M BTCUSD_PERP liquidation leaks into the stream (§1.7)."""
-        if self.rng.random() >= self.config.coin_margined_per_hour / 3600.0:
+        if self.rng.random() >= self.config.coin_margined_per_hour * seconds / 3600.0:
             return []
         btc = float(default_mark_price("BTCUSDT")) if self._btc is None else self.marks[self._btc]
         side = "SELL" if self.rng.random() < 0.5 else "BUY"
         contracts = int(min(5_000, 1 + self.rng.pareto(1.3) * 20))
-        trade_ms = start + int(self.rng.integers(0, 1000))
+        trade_ms = start + int(self.rng.integers(0, 1000 * seconds))
         self.coin_margined += 1
-        return [frames.coin_margined(side, contracts, btc * 0.9998, trade_ms, end)]
+        return [frames.coin_margined(side, contracts, btc * 0.9998, trade_ms,
+                                     push_time_ms(trade_ms))]  # fmt: skip
 
     # ---- views for the wire and REST ----------------------------------------------------------
 

@@ -135,6 +135,9 @@ class SimConfig:
     max_cascade_move: float = 0.02  # cap on the liquidation-driven move of one second (log)
     coin_margined_per_hour: float = 12.0  # rate of COIN-M (BTCUSD_PERP) forceOrder events
     partial_fill_share: float = 0.15  # share of liquidation orders filled in pieces (l != z)
+    # days of older history before `start_ms` on a cheaper path (no book; see sim/older.py);
+    # needs `start_ms` on a 5-minute boundary
+    older_days: float = 0.0
 
     def profiles(self) -> list[SymbolProfile]:
         if not self.symbols:

@@ -63,35 +63,44 @@ class PricePaths:
         current = self.loading**2 * self.factor_var + self.idio_var
         return np.sqrt(current / self.sigma**2)
 
-    def draw(self, log_mark: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """One second of log returns for every symbol; advances variances and regimes."""
+    def draw(self, log_mark: np.ndarray, rng: np.random.Generator, seconds: int = 1) -> np.ndarray:
+        """Log returns over the next `seconds` for every symbol; advances variances and regimes.
+
+        One draw per call: with `seconds` > 1 (the demo's fast prefill) the shock variance,
+        the drifts and the jump and regime-switch probabilities are those of the longer step,
+        and the GARCH persistence is `0.9997 ** seconds`, so half-lives stay the same in time.
+        """
         count = len(self.sigma)
         if not self._anchored:
             self.anchor = log_mark.copy()
             self._anchored = True
         z = np.clip(rng.standard_t(DF, size=count + 1) / T_SCALE, -Z_CLIP, Z_CLIP)
-        factor = math.sqrt(self.factor_var) * float(z[0])
-        idio = np.sqrt(self.idio_var) * z[1:]
-        jumps, market_jump = self._jumps(count, rng)
+        factor = math.sqrt(self.factor_var * seconds) * float(z[0])
+        idio = np.sqrt(self.idio_var * seconds) * z[1:]
+        jumps, market_jump = self._jumps(count, rng, seconds)
         factor_move = factor + market_jump
-        self.factor_var = _garch(self.factor_var_bar, self.factor_var, factor**2)
-        self.idio_var = _garch(self.idio_var_bar, self.idio_var, idio**2)
+        persistence = PERSISTENCE**seconds
+        self.factor_var = _garch(self.factor_var_bar, self.factor_var, factor**2 / seconds,
+                                 persistence)  # fmt: skip
+        self.idio_var = _garch(self.idio_var_bar, self.idio_var, idio**2 / seconds, persistence)
         if market_jump:
             self.factor_var = min(self.factor_var * JUMP_VAR_BOOST, VAR_CAP * self.factor_var_bar)
         hit = jumps != 0.0
         self.idio_var[hit] = np.minimum(
             self.idio_var[hit] * JUMP_VAR_BOOST, VAR_CAP * self.idio_var_bar[hit]
         )
-        drift = self._drift(log_mark)
-        self._switch_regimes(log_mark, rng)
+        drift = self._drift(log_mark) * seconds
+        self._switch_regimes(log_mark, rng, seconds)
         return drift + self.loading * factor_move + idio + jumps
 
-    def _jumps(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    def _jumps(
+        self, count: int, rng: np.random.Generator, seconds: int
+    ) -> tuple[np.ndarray, float]:
         """Idiosyncratic jumps per symbol and one market-wide jump (in factor units)."""
-        hits = rng.random(count) < 1.0 / JUMP_EVERY_S
+        hits = rng.random(count) < seconds / JUMP_EVERY_S
         sizes = rng.laplace(0.0, JUMP_SIGMAS, size=count) * self.sigma
         market = 0.0
-        if rng.random() < 1.0 / MARKET_JUMP_EVERY_S:
+        if rng.random() < seconds / MARKET_JUMP_EVERY_S:
             market = float(rng.laplace(0.0, MARKET_JUMP_SIGMAS)) * self.factor_sigma
         return np.where(hits, sizes, 0.0), market
 
@@ -100,11 +109,11 @@ class PricePaths:
         trend = self.regime * TREND_DRIFT_SIGMAS * self.sigma
         return np.where(self.regime == 0, reversion, trend)
 
-    def _switch_regimes(self, log_mark: np.ndarray, rng: np.random.Generator) -> None:
+    def _switch_regimes(self, log_mark: np.ndarray, rng: np.random.Generator, seconds: int) -> None:
         """Range -> up/down trend after ~40 min; trend -> range (80 %) or reversal after ~15."""
         u = rng.random((2, len(self.sigma)))
         in_range = self.regime == 0
-        leave = np.where(in_range, u[0] < 1.0 / RANGE_MEAN_S, u[0] < 1.0 / TREND_MEAN_S)
+        leave = np.where(in_range, u[0] < seconds / RANGE_MEAN_S, u[0] < seconds / TREND_MEAN_S)
         if not leave.any():
             return
         start_trend = leave & in_range
@@ -117,8 +126,9 @@ class PricePaths:
         self.anchor[to_range] = log_mark[to_range]
 
 
-def _garch(var_bar: np.ndarray | float, var: np.ndarray | float, shock_sq: np.ndarray | float):
-    """GARCH(1,1) update with the long-run variance fixed at `var_bar`, kept within bounds."""
-    omega = var_bar * (1.0 - PERSISTENCE)
-    updated = omega + ALPHA * shock_sq + (PERSISTENCE - ALPHA) * var
+def _garch(var_bar, var, shock_sq, persistence: float = PERSISTENCE):
+    """GARCH(1,1) update of a per-second variance with the long-run value fixed at `var_bar`
+    (`shock_sq` is the squared shock per second), kept within bounds."""
+    omega = var_bar * (1.0 - persistence)
+    updated = omega + ALPHA * shock_sq + (persistence - ALPHA) * var
     return np.clip(updated, VAR_FLOOR * var_bar, VAR_CAP * var_bar)

@@ -1,14 +1,21 @@
 """Drives a `MarketSimulation` in scaled real time and publishes it through a `FakeBinance`.
 
 One sim second is stepped every `1/speed` wall seconds (`speed` 0: as fast as possible) on one
-named thread (`market-sim`, started by `start()`, joined by `stop(timeout)`). After each step
+named thread (`market-sim`, started by `start()`, joined by `stop(timeout)`). Publishing waits
+while a client's bounded queue is full (`market_sim.hub`), so the market runs no faster than
+its slowest client reads, and with `follow(lag)` no faster than that client has applied what
+it read: when it falls behind its schedule it carries on from where it is (`lag_resets`), logs
+once that it is slowed, and `effective_speed()` says how fast it really runs. After each step
 the runner publishes, in this order, the second's sampled `!forceOrder@arr` frames, the two
 `!markPrice@arr@1s` array messages and a `<symbol>@kline_1m` event for every kline stream a
 client is subscribed to (the forming candle, or at a minute boundary the closing `x: true`
 frame). `wire_frames()` is that list as a pure function (tests collect it without a server).
 
 **Prefill (demo-only behaviour).** `prefill_until(ms)` simulates history as fast as possible
-before serving: candles and open interest land in the REST history, and the sampled
+before serving, in 20-second steps (`MarketSimulation.step(20)`: the marks of every second
+inside a step come from a Brownian bridge, liquidations happen in the second a mark reached
+them, so the sampled stream keeps its 1-second meaning; about 5 x fewer numpy passes than
+1-second steps): candles and open interest land in the REST history, and the sampled
 forceOrder frames are held in a backlog. The backlog (and every frame sampled until then) is
 sent as one quick burst, in time order with the frames' past trade times, when the first
 client subscribes to `!forceOrder@arr`; from then on the stream is live and, like Binance's,
@@ -20,6 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -30,6 +38,9 @@ from market_sim.sim.source import SimulatedMarket
 logger = logging.getLogger(__name__)
 
 Frames = list[tuple[str, list[Any]]]  # (stream, payloads in order)
+PACE_WINDOW_SECONDS = 10.0  # effective speed is measured over this much wall time
+SLOWED_SHARE = 0.9  # below this share of its speed the market counts as slowed
+PREFILL_STEP_SECONDS = 20  # the prefill's step: 1-second marks inside, see sim/liquidation.py
 
 
 class Publisher(Protocol):
@@ -80,19 +91,29 @@ class MarketRunner:
         self._thread: threading.Thread | None = None
         self.ticks = 0
         self.missed = 0  # forceOrder frames published while nobody was subscribed
-        self.lag_resets = 0
+        self.lag_resets = 0  # times it fell behind its schedule and carried on from there
+        self.slowed = False  # running below its speed for the last few wall seconds
+        self._pace: deque[tuple[float, int]] = deque()  # (wall, sim ms) after each tick
+        self._consumer_lag: Callable[[], float | None] | None = None  # see follow()
+        self.max_lead_seconds = 0.0
+        self.prefill_seconds = 0.0  # wall time the demo's prefill took (set by the demo)
 
-    def prefill_until(self, end_ms: int) -> int:
-        """Simulate (as fast as possible) until sim time reaches `end_ms`; returns seconds run."""
+    def prefill_until(self, end_ms: int, step_seconds: int = PREFILL_STEP_SECONDS) -> int:
+        """Simulate (as fast as possible) until sim time reaches `end_ms`; returns seconds run.
+
+        Whole `step_seconds` steps where they fit on their grid, 1-second steps elsewhere
+        (the same model; `MarketSimulation.step`)."""
         if self._thread is not None:
             raise RuntimeError("prefill must happen before start()")
-        seconds = 0
+        begin = self.sim.now_ms
+        size = step_seconds * 1000
         while self.sim.now_ms < end_ms:
+            now = self.sim.now_ms
+            seconds = step_seconds if now % size == 0 and now + size <= end_ms else 1
             with self.market.lock:
-                output = self.sim.step()
+                output = self.sim.step(seconds)
             self._hold(output.force_orders)
-            seconds += 1
-        return seconds
+        return (self.sim.now_ms - begin) // 1000
 
     def _hold(self, force_orders: list[dict[str, Any]]) -> None:
         if self._backlog is not None:
@@ -137,15 +158,62 @@ class MarketRunner:
                 wait = due - self._clock()
                 if wait > 0 and self._stop.wait(wait):
                     return
-                if -wait > self.max_lag_seconds:  # too slow for this speed: drop the backlog
+                if -wait > self.max_lag_seconds:  # slowed down: carry on from here
                     anchor_wall, anchor_sim = self._clock(), self.sim.now_ms
                     self.lag_resets += 1
-                    logger.warning("market simulation is %.1f s behind; resetting", -wait)
             self._tick()
+            self._pace.append((self._clock(), self.sim.now_ms))
+            self._note_pace()
+
+    def effective_speed(self) -> float | None:
+        """Simulated seconds per wall second over the last few wall seconds (None before)."""
+        if len(self._pace) < 2:
+            return None
+        (wall0, sim0), (wall1, sim1) = self._pace[0], self._pace[-1]
+        return (sim1 - sim0) / 1000 / (wall1 - wall0) if wall1 > wall0 else None
+
+    def _note_pace(self) -> None:
+        """Log once when the market falls below its speed (its clients read slower, or this
+        machine is too slow), and once when it is back."""
+        while len(self._pace) > 2 and self._pace[-1][0] - self._pace[0][0] > PACE_WINDOW_SECONDS:
+            self._pace.popleft()
+        effective = self.effective_speed()
+        if self.speed <= 0 or effective is None:
+            return
+        if self._pace[-1][0] - self._pace[0][0] < PACE_WINDOW_SECONDS / 2:
+            return
+        slowed = effective < SLOWED_SHARE * self.speed
+        if slowed != self.slowed:
+            self.slowed = slowed
+            if slowed:
+                logger.warning(
+                    "market simulation runs at %.0f sim s/s instead of %g: its clients read "
+                    "slower (or this machine is too busy); it waits for them", effective,
+                    self.speed,
+                )  # fmt: skip
+            else:
+                logger.info("market simulation is back at speed %g", self.speed)
+
+    def follow(self, lag_seconds: Callable[[], float | None], max_lead_seconds: float) -> None:
+        """Never step while the consumer's data is more than `max_lead_seconds` (simulated)
+        behind this market's clock, as `lag_seconds()` measures it (e.g. the product's
+        `HeatmapService.feed_lag_seconds`): the kernel's socket buffers between the two can
+        hold minutes of a fast demo, which no queue bound on this side can see."""
+        self._consumer_lag, self.max_lead_seconds = lag_seconds, max_lead_seconds
+
+    def _wait_for_consumer(self) -> bool:
+        """False when stopped while waiting."""
+        lag_of = self._consumer_lag
+        while lag_of is not None and (lag := lag_of()) is not None and lag > self.max_lead_seconds:
+            if self._stop.wait(0.005):
+                return False
+        return True
 
     def _tick(self) -> None:
         publisher = self._publisher
         assert publisher is not None
+        if not self._wait_for_consumer():
+            return
         subscribed = publisher.subscribed_streams()
         if self._backlog is not None and LIQUIDATION_STREAM in subscribed:
             self._publish_force_orders(publisher, self._backlog)
@@ -182,4 +250,6 @@ class MarketRunner:
             "published_force_orders": self.market.published_force_orders,
             "published_coin_margined": self.market.published_coin_margined,
             "missed": self.missed, "lag_resets": self.lag_resets,
+            "effective_speed": self.effective_speed(), "slowed": self.slowed,
+            "prefill_seconds": round(self.prefill_seconds, 2),
         }  # fmt: skip

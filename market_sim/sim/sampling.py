@@ -45,8 +45,14 @@ class SampledSecond:
         return len(self.frames)
 
 
+def push_time_ms(trade_ms: int) -> int:
+    """When the stream pushes an event: the end of its 1000 ms window."""
+    return (trade_ms // 1000 + 1) * 1000
+
+
 def latest_per_symbol(sym: np.ndarray, time_ms: np.ndarray) -> np.ndarray:
-    """Positions (in the given order) of the latest event per symbol; ties go to the later."""
+    """Positions (in the given order) of the latest event per symbol (or any group key, such
+    as symbol and second); ties go to the later."""
     order = np.lexsort((np.arange(len(sym)), time_ms))
     reversed_sym = sym[order][::-1]
     _, first = np.unique(reversed_sym, return_index=True)
@@ -70,17 +76,21 @@ def sample_second(
     profiles: list[SymbolProfile],
     tick_size: np.ndarray,
     seq_start: int,
-    event_ms: int,
     rng: np.random.Generator,
     partial_share: float,
 ) -> SampledSecond:
-    """Order the second's liquidations by time, mark the sampled ones, build their frames."""
+    """Order the step's liquidations by time, mark the sampled ones, build their frames.
+
+    One frame per symbol and second (a step may last several seconds); its push time `E` is
+    the end of its second.
+    """
     order = np.lexsort((np.arange(len(rows["sym"])), rows["time_ms"]))
     rows = {name: column[order] for name, column in rows.items()}
     sym = rows["sym"]
     price, limit = _tick_prices(rows, tick_size[sym])
     sampled = np.zeros(len(sym), dtype=bool)
-    sampled[latest_per_symbol(sym, rows["time_ms"])] = True
+    window = sym.astype(np.int64) * 2**32 + rows["time_ms"] // 1000  # (symbol, second)
+    sampled[latest_per_symbol(window, rows["time_ms"])] = True
     records = dict(rows, seq=seq_start + np.arange(len(sym), dtype=np.int64), price=price,
                    limit_price=limit, sampled=sampled)  # fmt: skip
     picks = np.flatnonzero(sampled)
@@ -97,6 +107,6 @@ def sample_second(
             quantity=render.lots(lots, qd), last_fill=render.lots(last, qd),
             limit_price=render.fixed(float(limit[i]), pd),
             fill_price=render.fixed(float(price[i]), pd),
-            trade_ms=int(rows["time_ms"][i]), event_ms=event_ms,
+            trade_ms=int(rows["time_ms"][i]), event_ms=push_time_ms(int(rows["time_ms"][i])),
         ))  # fmt: skip
     return SampledSecond(sym, rows["side"], rows["lots"], price, records, pushed)

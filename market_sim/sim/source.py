@@ -1,45 +1,20 @@
 """Thread-safe views of a running simulation: REST state for the fake, and the truth queries.
 
 The runner steps the simulation while holding `lock`; the fake's REST handlers (another
-thread) read through this class under the same lock, copying what they need and rendering it
-outside. Kline rows of intervals above 1m are aggregated from the 1-minute candles;
-`openInterestHist` rows of longer periods are the 5-minute rows at the period's boundaries
-(the open interest *at* that instant, as Binance reports it).
+thread) read through this class under the same lock; REST history rows come from
+`market_sim.sim.rest_view` (only the rows asked for are rendered).
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from market_sim import series
 from market_sim.sim.market import MarketSimulation
+from market_sim.sim.rest_view import RestView, Window
 from market_sim.sim.truth import position_record
-
-_OI_PERIOD_MS = {name: series.FIXED_INTERVAL_MS[name] for name in series.OI_PERIODS}
-
-
-def aggregate_rows(rows: list[list[Any]], interval: str) -> list[list[Any]]:
-    """1-minute kline rows merged into `interval` candles (sums exact, as Decimal strings)."""
-    groups: dict[int, list[list[Any]]] = {}
-    for row in rows:
-        groups.setdefault(series.interval_floor(interval, row[0]), []).append(row)
-    merged = []
-    for open_ms, group in groups.items():
-
-        def total(column: int, group: list[list[Any]] = group) -> str:
-            return str(sum((Decimal(row[column]) for row in group), Decimal(0)))
-
-        merged.append([
-            open_ms, group[0][1], max(group, key=lambda r: Decimal(r[2]))[2],
-            min(group, key=lambda r: Decimal(r[3]))[3], group[-1][4], total(5),
-            series.interval_shift(interval, open_ms, 1) - 1, total(7),
-            sum(row[8] for row in group), total(9), total(10), "0",
-        ])  # fmt: skip
-    return merged
 
 
 class SimulatedMarket:
@@ -50,6 +25,7 @@ class SimulatedMarket:
         self.lock = threading.RLock()  # the runner holds it while stepping
         self.published_force_orders = 0  # USDⓈ-M frames handed to at least one connection
         self.published_coin_margined = 0
+        self.view = RestView(sim)
 
     def clock(self) -> float:
         """Sim time in epoch seconds (the fake's REST clock)."""
@@ -68,21 +44,21 @@ class SimulatedMarket:
         with self.lock:
             return self.sim.premium_text(self.sim.index[symbol])
 
-    def kline_rows(self, symbol: str, interval: str) -> list[list[Any]]:
-        i = self.sim.index[symbol]
+    def kline_rows(
+        self, symbol: str, interval: str, now_ms: int, window: Window, limit: int
+    ) -> list[list[Any]]:
         with self.lock:
-            rows = [*self.sim.candles.closed[i], self.sim.candles.row(i)]
-        return rows if interval == "1m" else aggregate_rows(rows, interval)
+            return self.view.klines(self.sim.index[symbol], interval, now_ms, window, limit)
 
     def open_interest(self, symbol: str) -> str:
         with self.lock:
             return self.sim.open_interest_text(self.sim.index[symbol])
 
-    def open_interest_rows(self, symbol: str, period: str) -> list[dict[str, Any]]:
+    def open_interest_rows(
+        self, symbol: str, period: str, now_ms: int, window: Window, limit: int
+    ) -> list[dict[str, Any]]:
         with self.lock:
-            rows = list(self.sim.candles.oi_history[self.sim.index[symbol]])
-        size = _OI_PERIOD_MS[period]
-        return [row for row in rows if row["timestamp"] % size == 0]
+            return self.view.open_interest(self.sim.index[symbol], period, now_ms, window, limit)
 
     # ---- truth -------------------------------------------------------------------------------
 
@@ -125,6 +101,8 @@ class SimulatedMarket:
             truth, book = sim.truth, sim.book
             return {
                 "time_ms": sim.now_ms, "seed": sim.config.seed, "symbols": list(sim.symbols),
+                "history_start_ms": self.view.first_minute_ms,
+                "truth_start_ms": sim.config.start_ms - sim.config.start_ms % 1000,
                 "liquidations": truth.total, "sampled": truth.sampled, "dropped": truth.dropped,
                 "published_force_orders": self.published_force_orders,
                 "published_coin_margined": self.published_coin_margined,

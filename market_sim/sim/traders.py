@@ -87,7 +87,8 @@ class TraderFlow:
         open_counts: np.ndarray,
         rng: np.random.Generator,
     ) -> dict[str, np.ndarray]:
-        """This second's new positions (entry near `marks`, opened at `now_ms`)."""
+        """This step's new positions (entry near `marks`, opened at `now_ms`); `activity`
+        multiplies the arrival rate per second (volatility, and the step's length)."""
         fill = np.clip(self.book_size / np.maximum(open_counts, 1), 0.5, 2.0)
         counts = rng.poisson(self.base_rate * activity * fill)
         sym = np.repeat(np.arange(len(marks), dtype=np.int32), counts)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
 
+from heatmap_engine.exchanges.binance_rest import BinanceRest, RestRateLimited
 from market_sim.fake_binance import FakeBinance
 
 MakeFake = Callable[..., FakeBinance]
@@ -210,3 +212,88 @@ def test_exchange_info_shape(rest: FakeBinance) -> None:
     )  # fmt: skip
     assert {"orderTypes", "timeInForce", "liquidationFee", "onboardDate", "underlyingType",
             "marginAsset", "pricePrecision", "quantityPrecision"} <= set(btc)  # fmt: skip
+
+
+OI_HIST = "/futures/data/openInterestHist"
+
+
+def oi_hist(fake: FakeBinance) -> requests.Response:
+    return get(fake, OI_HIST, symbol="BTCUSDT", period="5m", limit=1)
+
+
+def test_open_interest_hist_has_its_own_limit_of_requests_per_5_minutes(
+    make_fake: MakeFake, clock: ManualClock
+) -> None:
+    fake = make_fake(clock=clock, oi_hist_limit=3)
+    answers = [oi_hist(fake) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert answers[-1].json() == {
+        "code": -1003,
+        "msg": "Too many requests; current limit is 3 requests per 5 minutes. "
+        "Please use the websocket for live updates to avoid polling the API.",
+    }
+    assert all(a.headers[WEIGHT] == "0" for a in answers)  # weight 0 (§1.9)
+    assert get(fake, "/fapi/v1/time").status_code == 200  # other endpoints are not limited
+    assert fake.stats()["rest_oi_hist_requests_5m"] == 4
+    clock.now = (clock.now // 300 + 1) * 300  # the next 5-minute window
+    assert oi_hist(fake).status_code == 200
+    assert fake.stats()["rest_oi_hist_requests_5m"] == 1
+
+
+def test_continued_abuse_of_a_limit_bans_the_ip_with_418_for_every_endpoint(
+    make_fake: MakeFake, clock: ManualClock
+) -> None:
+    fake = make_fake(clock=clock, oi_hist_limit=2, rest_ban_after=3)
+    codes = [oi_hist(fake).status_code for _ in range(6)]
+    assert codes == [200, 200, 429, 429, 429, 418]  # the third refusal bans
+    banned = get(fake, "/fapi/v1/time")
+    until_ms = int(clock.now * 1000) + 120_000  # the first ban lasts 2 minutes
+    assert banned.status_code == 418 and banned.json() == {
+        "code": -1003,
+        "msg": f"Way too many requests; IP banned until {until_ms}. "
+        "Please use the websocket for live updates to avoid bans.",
+    }
+    assert fake.stats()["rest_bans"] == 1
+    clock.now += 119
+    assert get(fake, "/fapi/v1/time").status_code == 418
+    clock.now = (clock.now // 300 + 1) * 300 + 1  # ban over, a fresh window
+    assert oi_hist(fake).status_code == 200
+    assert [oi_hist(fake).status_code for _ in range(4)] == [200, 429, 429, 429]
+    again = get(fake, "/fapi/v1/time")
+    assert (
+        again.status_code == 418
+        and f"until {int(clock.now * 1000) + 240_000}." in (again.json()["msg"])
+    )  # the second ban lasts twice as long
+
+
+def test_the_weight_limit_bans_too_after_continued_429s(
+    make_fake: MakeFake, clock: ManualClock
+) -> None:
+    fake = make_fake(clock=clock, rest_weight_limit=2, rest_ban_after=2)
+    codes = [get(fake, "/fapi/v1/time").status_code for _ in range(5)]
+    assert codes == [200, 200, 429, 429, 418]
+    clock.now += 60  # a new minute, but the 2-minute ban still holds
+    assert get(fake, "/fapi/v1/time").status_code == 418
+
+
+def test_the_real_client_backs_off_on_the_limit_and_stops_on_the_ban(
+    make_fake: MakeFake,
+) -> None:
+    fake = make_fake(oi_hist_limit=2, rest_ban_after=2)  # the wall clock: the client's too
+    client = BinanceRest(fake.rest_base, timeout=2)
+    params = {"symbol": "BTCUSDT", "period": "5m", "limit": 1}
+    for _ in range(2):
+        assert len(client.get(OI_HIST, params)) == 1
+    with pytest.raises(RestRateLimited) as limited:
+        client.get(OI_HIST, params)
+    assert not limited.value.banned and limited.value.until > time.time()
+    client.blocked_until = 0.0  # do not wait out the back-off: abuse on purpose
+    with pytest.raises(RestRateLimited):
+        client.get(OI_HIST, params)
+    client.blocked_until = 0.0
+    with pytest.raises(RestRateLimited) as banned:
+        client.get("/fapi/v1/time")
+    assert banned.value.banned and banned.value.until >= time.time() + 110  # "banned until"
+    with pytest.raises(RestRateLimited):  # and it keeps off until then, without asking
+        client.get("/fapi/v1/time")
+    assert fake.stats()["rest_requests"] == 5

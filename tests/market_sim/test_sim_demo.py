@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 from helpers import free_port
 
@@ -32,10 +33,20 @@ def test_start_demo_market_serves_the_simulated_symbols_from_a_fixed_start() -> 
     )  # fmt: skip
     try:
         assert demo.sim.symbols == ("BTCUSDT", "1000PEPEUSDT")
-        assert demo.sim.config.start_ms == start - 120_000 and demo.sim.now_ms >= start
+        full_start = demo.sim.config.start_ms  # at least 2 minutes back, on a 5-minute step
+        assert start - 420_000 < full_start <= start - 120_000 and full_start % 300_000 == 0
+        assert demo.sim.now_ms >= start
         assert demo.ws_market_base == demo.rest_base.replace("http", "ws") + "/market"
         summary = requests.get(f"{demo.rest_base}/sim/truth/summary", timeout=5).json()
         assert summary["seed"] == 5 and summary["symbols"] == ["BTCUSDT", "1000PEPEUSDT"]
+        assert summary["truth_start_ms"] == full_start  # the fully simulated part
+        days = (summary["time_ms"] - summary["history_start_ms"]) / 86_400_000
+        assert 30 <= days < 30.01 and demo.history_days == pytest.approx(days, abs=1e-3)
+        klines = requests.get(
+            f"{demo.rest_base}/fapi/v1/klines",
+            params={"symbol": "BTCUSDT", "interval": "1d", "limit": 40}, timeout=5,
+        ).json()  # fmt: skip
+        assert len(klines) == 31 and klines[0][0] <= summary["history_start_ms"]
         pepe = requests.get(
             f"{demo.rest_base}/fapi/v1/premiumIndex", params={"symbol": "1000PEPEUSDT"}, timeout=5
         ).json()

@@ -17,7 +17,7 @@ from market_sim.fake_binance import FakeBinance
 from market_sim.hub import wait_until
 from market_sim.sim.market import MarketSimulation
 from market_sim.sim.params import SimConfig
-from market_sim.sim.runner import MarketRunner
+from market_sim.sim.runner import MarketRunner, wire_frames
 from market_sim.sim.source import SimulatedMarket
 
 Connect = Callable[..., websocket.WebSocket]
@@ -90,25 +90,44 @@ def test_runner_stops_cleanly_and_rejects_a_second_start(market: SimulatedMarket
         MarketRunner(market, speed=-1)
 
 
-def test_rest_klines_and_open_interest_come_from_the_market(
-    served: FakeBinance, market: SimulatedMarket
+def test_rest_klines_and_open_interest_are_what_the_streams_showed(
+    make_sim_config: Callable[..., SimConfig],
 ) -> None:
-    sim, i = market.sim, 0
-    assert get(served, "/fapi/v1/time").json() == {"serverTime": sim.now_ms}
-    rows = get(served, "/fapi/v1/klines", symbol="BTCUSDT", interval="1m", limit=4).json()
-    assert rows == [*list(sim.candles.closed[i])[-3:], sim.candles.row(i)]
-    assert len(get(served, "/fapi/v1/klines", symbol="BTCUSDT", interval="1m").json()) == 11
-    five = get(served, "/fapi/v1/klines", symbol="BTCUSDT", interval="5m").json()
-    assert [row[0] % 300_000 for row in five] == [0, 0, 0]
-    assert Decimal(five[0][5]) == sum(Decimal(r[5]) for r in list(sim.candles.closed[i])[:5])
-    assert five[0][2] == max((r[2] for r in list(sim.candles.closed[i])[:5]), key=Decimal)
-    oi = get(served, "/fapi/v1/openInterest", symbol="BTCUSDT").json()
-    assert oi["openInterest"] == sim.open_interest_text(i) and oi["time"] == sim.now_ms
-    hist = get(served, "/futures/data/openInterestHist", symbol="BTCUSDT", period="5m").json()
-    assert hist == list(sim.candles.oi_history[i])
-    assert len(hist) == 2 and hist[-1]["timestamp"] == sim.now_ms
-    quarter = get(served, "/futures/data/openInterestHist", symbol="BTCUSDT", period="15m").json()
-    assert all(row["timestamp"] % 900_000 == 0 for row in quarter)
+    sim = MarketSimulation(make_sim_config(vol_scale=2.0))
+    closed, oi_lots = [], {}
+    for _ in range(600):
+        output = sim.step()
+        for stream, payloads in wire_frames(sim, output, {"btcusdt@kline_1m"}):
+            closed += [p["k"] for p in payloads if stream.endswith("kline_1m") and p["k"]["x"]]
+        oi_lots[sim.now_ms] = int(sim.book.oi_lots[0])
+    market = SimulatedMarket(sim)
+    with FakeBinance(symbols=list(sim.symbols), clock=market.clock) as served:
+        served.attach_market(market)
+        assert get(served, "/fapi/v1/time").json() == {"serverTime": sim.now_ms}
+        rows = get(served, "/fapi/v1/klines", symbol="BTCUSDT", interval="1m", limit=11).json()
+        assert [r[:6] + r[8:10] for r in rows[:10]] == [
+            [k["t"], k["o"], k["h"], k["l"], k["c"], k["v"], k["n"], k["V"]] for k in closed
+        ]
+        assert rows[-1][0] == sim.now_ms  # the candle forming now (none of its seconds yet)
+        five = get(served, "/fapi/v1/klines", symbol="BTCUSDT", interval="5m").json()
+        assert [row[0] % 300_000 for row in five] == [0, 0, 0]
+        assert Decimal(five[0][5]) == sum(Decimal(k["v"]) for k in closed[:5])
+        assert five[0][2] == max((k["h"] for k in closed[:5]), key=Decimal)
+        assert five[0][3] == min((k["l"] for k in closed[:5]), key=Decimal)
+        assert five[0][1] == closed[0]["o"] and five[0][4] == closed[4]["c"]
+        oi = get(served, "/fapi/v1/openInterest", symbol="BTCUSDT").json()
+        assert oi["openInterest"] == sim.open_interest_text(0) and oi["time"] == sim.now_ms
+        hist = get(served, "/futures/data/openInterestHist", symbol="BTCUSDT", period="5m").json()
+        step = sim.profiles[0].step
+        assert [(r["timestamp"], Decimal(r["sumOpenInterest"])) for r in hist] == [
+            (t, oi_lots[t] * step) for t in sorted(oi_lots) if t % 300_000 == 0
+        ]
+        quarter = get(
+            served, "/futures/data/openInterestHist", symbol="BTCUSDT", period="15m"
+        ).json()
+        assert [r["timestamp"] for r in quarter] == [
+            r["timestamp"] for r in hist if r["timestamp"] % 900_000 == 0
+        ]
 
 
 def test_rest_mark_prices_match_the_stream(served: FakeBinance, market: SimulatedMarket) -> None:

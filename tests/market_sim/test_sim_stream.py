@@ -15,6 +15,7 @@ from market_sim.hub import encode_frames
 from market_sim.sim import render
 from market_sim.sim.frames import LIQUIDATION_STREAM, MARK_PRICE_STREAM, kline_stream
 from market_sim.sim.sampling import latest_per_symbol
+from market_sim.sim.source import SimulatedMarket
 
 RecordedRun = Any  # tests/market_sim/conftest.py: RecordedRun (frames + per-step checks)
 MINUTE = 60_000
@@ -146,8 +147,9 @@ def test_open_interest_history_is_the_open_interest_at_those_instants(
     busy_run: RecordedRun,
 ) -> None:
     sim = busy_run.sim
+    market = SimulatedMarket(sim)
     for i, profile in enumerate(sim.profiles):
-        rows = sim.candles.oi_history[i]
+        rows = market.open_interest_rows(profile.symbol, "5m", sim.now_ms, (None, None), 500)
         assert len(rows) == 2400 // 300
         for row in rows:
             assert row["timestamp"] % 300_000 == 0
