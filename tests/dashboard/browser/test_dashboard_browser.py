@@ -104,9 +104,9 @@ def test_every_view_draws_without_errors_at_laptop_and_phone_width(page, live_ap
             show_view(page, label, view, graph)
             screenshot(page, f"{width_name}-{view}")
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
-    # the finance build of plotly.js from assets/vendor, not the 4.8 MB full bundle
+    # the page's own plotly.js build from assets/vendor, not the 4.8 MB full bundle
     loaded = page.evaluate("() => performance.getEntriesByType('resource').map(r => r.name)")
-    assert any("/assets/vendor/plotly-finance" in url for url in loaded)
+    assert any("/assets/vendor/plotly-bar-candlestick-heatmap-" in url for url in loaded)
     assert not any("package_data/plotly.min.js" in url for url in loaded)
 
 

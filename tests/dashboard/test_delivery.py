@@ -1,0 +1,118 @@
+"""How the page's files are sent: compressed when the client accepts it, identical once
+decompressed, cached for a year only where the URL names the content's version."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from pathlib import Path
+
+import brotli
+import pytest
+
+from api.settings import ApiSettings
+from app import ASSETS, create_app
+from callbacks.delivery import IMMUTABLE, StaticBodies
+from heatmap_engine.models import Liquidation
+
+
+@pytest.fixture
+def client(make_service):
+    service = make_service()
+    app = create_app(service.settings, service, start_engine=False,
+                     api_settings=ApiSettings.from_env({}))  # fmt: skip
+    return app.server.test_client(), service
+
+
+def page_urls(client) -> list[str]:
+    html = client.get("/").get_data(as_text=True)
+    return re.findall(r'(?:src|href)="(/[^"]+)"', html)
+
+
+def fetch(client, url: str, encoding: str | None):
+    headers = {"Accept-Encoding": encoding} if encoding else {}
+    response = client.get(url, headers=headers)
+    body = response.get_data()
+    response.close()
+    return response, body
+
+
+def decoded(response, body: bytes) -> bytes:
+    encoding = response.headers.get("Content-Encoding")
+    if encoding == "br":
+        return brotli.decompress(body)
+    if encoding == "gzip":
+        return gzip.decompress(body)
+    assert encoding is None, encoding
+    return body
+
+
+def test_every_script_and_stylesheet_is_compressed_and_decompresses_to_the_same_bytes(client):
+    client, _ = client
+    urls = [u for u in page_urls(client) if u.split("?")[0].endswith((".js", ".css"))]
+    assert len(urls) >= 10
+    plain_total = sent_total = 0
+    for url in urls:
+        plain_response, plain = fetch(client, url, None)
+        assert (
+            plain_response.status_code == 200 and "Content-Encoding" not in plain_response.headers
+        )
+        for encoding, accept in (("br", "gzip, deflate, br, zstd"), ("gzip", "gzip")):
+            response, body = fetch(client, url, accept)
+            assert response.headers["Content-Encoding"] == encoding, url
+            assert "Accept-Encoding" in response.headers["Vary"]
+            assert decoded(response, body) == plain, url
+            if encoding == "br":
+                sent_total += len(body)
+        plain_total += len(plain)
+    assert sent_total < plain_total / 3  # the 2.9 MB of a first load, to well under 1 MB
+
+
+def test_versioned_urls_are_cached_for_a_year_and_the_rest_revalidate(client):
+    client, _ = client
+    urls = page_urls(client)
+    suites = [u for u in urls if "/_dash-component-suites/" in u]
+    assets = [u for u in urls if u.startswith("/assets/")]
+    assert suites and assets and any("plotly-" in u for u in assets)
+    for url in suites + assets:
+        assert fetch(client, url, "br")[0].headers["Cache-Control"] == IMMUTABLE, url
+    css = next(u for u in assets if "dashboard.css" in u)
+    path = css.split("?")[0]
+    for stale in (path, f"{path}?m=1.0", f"{path}?m=nonsense"):
+        response, _ = fetch(client, stale, "br")
+        assert response.status_code == 200
+        assert response.headers.get("Cache-Control") != IMMUTABLE, stale
+    for dynamic in ("/", "/_dash-layout", "/_dash-dependencies"):
+        assert "immutable" not in (
+            fetch(client, dynamic, "br")[0].headers.get("Cache-Control") or ""
+        )
+
+
+def test_an_asset_outside_the_folder_is_never_served_or_marked(client):
+    client, _ = client
+    mtime = str(Path(ASSETS.parent / "app.py").stat().st_mtime)
+    response, body = fetch(client, f"/assets/../app.py?m={mtime}", "br")
+    assert response.status_code == 404 and b"create_app" not in decoded(response, body)
+
+
+def test_dynamic_responses_are_compressed_afresh_never_from_the_kept_bodies(client, now_ms):
+    client, service = client
+    first, body = fetch(client, "/api/heatmap/BTCUSDT", "br")
+    assert first.headers["Content-Encoding"] == "br"
+    service.engine.process(
+        [Liquidation("binance", "BTCUSDT", "short", 91_000.0, 1.0, 91_000.0, now_ms, now_ms)]
+    )
+    service.engine.refresh(now_ms)
+    again, body_again = fetch(client, "/api/heatmap/BTCUSDT", "br")
+    assert decoded(again, body_again) != decoded(first, body)
+    assert decoded(again, body_again) == fetch(client, "/api/heatmap/BTCUSDT", None)[1]
+
+
+def test_the_kept_bodies_are_bounded_and_skip_dynamic_keys():
+    kept = StaticBodies(limit=2)
+    kept.set("br;", b"dynamic")  # a dynamic response's key: nothing after the algorithm
+    kept.set("br;/assets/a.css?m=1", b"a")
+    kept.set("br;/assets/b.css?m=1", b"b")
+    kept.set("br;/assets/c.css?m=1", b"c")
+    assert kept.bodies == {"br;/assets/a.css?m=1": b"a", "br;/assets/b.css?m=1": b"b"}
+    assert kept.get("br;") is None
