@@ -103,6 +103,19 @@ def cache_for_versioned_urls(app: dash.Dash):
     return hook
 
 
+# dcc's lazily loaded parts that every load of the page needs (the symbol search, the sliders,
+# the charts): named in the page's head, they download with the main scripts instead of one after
+# another once the layout has arrived.
+EAGER_CHUNKS = ("dcc/async-dropdown.js", "dcc/async-slider.js", "dcc/async-graph.js")
+
+
+def preload_links(app: dash.Dash) -> str:
+    suites, _ = _static_prefixes(app)
+    return "".join(
+        f'<link rel="preload" as="script" href="{suites}dash/{chunk}">' for chunk in EAGER_CHUNKS
+    )
+
+
 def install(app: dash.Dash) -> None:
     """Compression and cache lifetimes on the app's Flask server (the API's routes included)."""
     server: Flask = app.server
@@ -117,3 +130,4 @@ def install(app: dash.Dash) -> None:
     # compression sees the final headers, and this hook sees the route's own.
     Compress(server)
     server.after_request(cache_for_versioned_urls(app))
+    app.index_string = app.index_string.replace("{%css%}", "{%css%}" + preload_links(app), 1)

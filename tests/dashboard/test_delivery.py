@@ -72,10 +72,15 @@ def test_versioned_urls_are_cached_for_a_year_and_the_rest_revalidate(client):
     client, _ = client
     urls = page_urls(client)
     suites = [u for u in urls if "/_dash-component-suites/" in u]
+    fingerprinted = [u for u in suites if re.search(r"\.v\d[\w-]*m\d+\.", u)]
     assets = [u for u in urls if u.startswith("/assets/")]
-    assert suites and assets and any("plotly-" in u for u in assets)
-    for url in suites + assets:
+    assert fingerprinted and assets and any("plotly-" in u for u in assets)
+    for url in fingerprinted + assets:
         assert fetch(client, url, "br")[0].headers["Cache-Control"] == IMMUTABLE, url
+    for url in set(suites) - set(fingerprinted):  # dcc's lazy chunks: no version in the name
+        response, _ = fetch(client, url, "br")
+        assert response.status_code == 200 and response.headers.get("Cache-Control") != IMMUTABLE
+        assert response.headers["ETag"], url
     css = next(u for u in assets if "dashboard.css" in u)
     path = css.split("?")[0]
     for stale in (path, f"{path}?m=1.0", f"{path}?m=nonsense"):
@@ -116,3 +121,18 @@ def test_the_kept_bodies_are_bounded_and_skip_dynamic_keys():
     kept.set("br;/assets/c.css?m=1", b"c")
     assert kept.bodies == {"br;/assets/a.css?m=1": b"a", "br;/assets/b.css?m=1": b"b"}
     assert kept.get("br;") is None
+
+
+def test_the_lazy_chunks_every_load_needs_are_named_in_the_head(client):
+    """dcc's dropdown, slider and graph chunks download with the main scripts (rel=preload),
+    not one after another once the layout has arrived."""
+    client, _ = client
+    html = client.get("/").get_data(as_text=True)
+    head = html.split("</head>")[0]
+    preloaded = re.findall(r'<link rel="preload" as="script" href="([^"]+)">', head)
+    assert {p.rsplit("/", 1)[-1] for p in preloaded} == {
+        "async-dropdown.js", "async-slider.js", "async-graph.js"
+    }  # fmt: skip
+    for path in preloaded:
+        response, body = fetch(client, path, None)
+        assert response.status_code == 200 and b"webpackChunk" in body, path
