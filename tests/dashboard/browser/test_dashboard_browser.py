@@ -106,10 +106,12 @@ def test_every_view_draws_without_errors_at_laptop_and_phone_width(page, live_ap
             show_view(page, label, view, graph)
             screenshot(page, f"{width_name}-{view}")
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
-    # the page's own plotly.js build from assets/vendor, not the 4.8 MB full bundle
+    # the page's own plotly.js build from assets/vendor (only the traces it draws, heatmap
+    # included), not the 4.8 MB full bundle, and loaded once
+    traces = page.evaluate("() => Object.keys(Plotly.PlotSchema.get().traces).sort()")
+    assert traces == ["bar", "candlestick", "heatmap", "scatter"]
     loaded = page.evaluate("() => performance.getEntriesByType('resource').map(r => r.name)")
-    assert any("/assets/vendor/plotly-bar-candlestick-heatmap-" in url for url in loaded)
-    assert not any("package_data/plotly.min.js" in url for url in loaded)
+    assert len([url for url in loaded if url.endswith("/plotly.min.js")]) == 1
 
 
 def test_heatmap_bands_colours_and_price_line(page, live_app):
