@@ -18,11 +18,8 @@ Prints figures; never asserts on time.
 from __future__ import annotations
 
 import argparse
-import logging
 import statistics
 import sys
-import tempfile
-import threading
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -30,9 +27,8 @@ for path in (HERE.parent, HERE):  # run as a script: the project and bench_dashb
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from bench_dashboard import CHROMIUM, CHROMIUM_ARGS, build_app, free_port  # noqa: E402
+from bench_dashboard import CHROMIUM, CHROMIUM_ARGS, filled_app, parse_known, serving  # noqa: E402
 
-log = logging.getLogger("bench_first_load")
 VIEWPORT = {"width": 1440, "height": 900}
 # the view's marks in the DOM: what a user sees as "the chart is there"
 DRAWN = {
@@ -124,28 +120,12 @@ def bench(base: str, loads: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loads", type=int, default=7, help="fresh loads per view (7)")
-    args, ignored = parser.parse_known_args(argv)  # run_all.py passes its own argument through
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-    if ignored:
-        log.warning("ignoring arguments meant for other benchmarks: %s", " ".join(ignored))
+    args = parse_known(parser, argv)
     if not Path(CHROMIUM).exists():
         sys.stdout.write(f"first load: skipped, no Chromium at {CHROMIUM}\n")
         return 0
-    from werkzeug.serving import make_server
-
-    with tempfile.TemporaryDirectory(prefix="bench-first-load-") as data_dir:
-        app, service = build_app(data_dir)
-        port = free_port()
-        server = make_server("127.0.0.1", port, app.server, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, name="bench-http", daemon=True)
-        thread.start()
-        try:
-            bench(f"http://127.0.0.1:{port}", args.loads)
-        finally:
-            server.shutdown()
-            thread.join(5)
-            service.history.stop(5.0)
+    with filled_app("bench-first-load-") as (app, _service), serving(app) as base:
+        bench(base, args.loads)
     return 0
 
 
