@@ -13,7 +13,6 @@ import pytest
 from api.settings import ApiSettings
 from app import ASSETS, create_app
 from callbacks.delivery import IMMUTABLE, StaticBodies
-from heatmap_engine.models import Liquidation
 
 
 @pytest.fixture
@@ -100,17 +99,27 @@ def test_an_asset_outside_the_folder_is_never_served_or_marked(client):
     assert response.status_code == 404 and b"create_app" not in decoded(response, body)
 
 
-def test_dynamic_responses_are_compressed_afresh_never_from_the_kept_bodies(client, now_ms):
-    client, service = client
-    first, body = fetch(client, "/api/heatmap/BTCUSDT", "br")
-    assert first.headers["Content-Encoding"] == "br"
-    service.engine.process(
-        [Liquidation("binance", "BTCUSDT", "short", 91_000.0, 1.0, 91_000.0, now_ms, now_ms)]
-    )
-    service.engine.refresh(now_ms)
-    again, body_again = fetch(client, "/api/heatmap/BTCUSDT", "br")
-    assert decoded(again, body_again) != decoded(first, body)
-    assert decoded(again, body_again) == fetch(client, "/api/heatmap/BTCUSDT", None)[1]
+def test_dynamic_page_responses_are_compressed_but_never_kept(client):
+    client, _ = client
+    for url in page_urls(client):
+        fetch(client, url, "br")
+    layout, body = fetch(client, "/_dash-layout", "br")
+    assert layout.headers["Content-Encoding"] == "br"
+    assert decoded(layout, body) == fetch(client, "/_dash-layout", None)[1]
+    kept = client.application.extensions["compress"].cache.bodies
+    assert kept and all(
+        key.split(";", 1)[1].startswith(("/_dash-component-suites/", "/assets/")) for key in kept
+    ), sorted(kept)
+
+
+def test_the_api_and_the_docs_are_left_as_their_blueprints_send_them(client, now_ms):
+    """Their ETags are hashes of the bodies they send (a client's If-None-Match must match);
+    behind nginx they are gzipped there."""
+    client, _ = client
+    for url in ("/api/heatmap/BTCUSDT", "/api/stats", "/docs/"):
+        response, body = fetch(client, url, "gzip, deflate, br, zstd")
+        assert response.status_code == 200 and "Content-Encoding" not in response.headers, url
+        assert body == fetch(client, url, None)[1] or url == "/api/stats", url  # stats: uptime
 
 
 def test_the_kept_bodies_are_bounded_and_skip_dynamic_keys():
