@@ -64,6 +64,7 @@ def create_app(
         suppress_callback_exceptions=False,
         meta_tags=[{"name": "color-scheme", "content": "dark"}],
     )
+    callbacks.delivery.install(app)  # compression and cache lifetimes, before any other hook
     # Dash answers every other path with this page too, so /liquidation-heatmap?symbol=... works
     # and survives a reload; a dcc.Location inside reads the query string.
     app.layout = functools.partial(_layout, service)

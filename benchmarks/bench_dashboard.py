@@ -1,14 +1,14 @@
-"""Dashboard: server time and response size of the main figure callback per view, and the time
-from navigation to a drawn heatmap in headless Chromium.
+"""Dashboard: server time and response size of the main figure callback per view (the browser's
+side, a first load and the time to a drawn chart, is bench_first_load.py).
 
-    python benchmarks/bench_dashboard.py [--calls 200] [--navigations 10]
+    python benchmarks/bench_dashboard.py [--calls 200]
 
 The app is the real one (``create_app``) over a service that is never started: its engine holds
 a busy synthetic BTC market (5,000 liquidations in the last 50 minutes, both sides), and its
 history store holds a day of it (24,000 liquidations) and a day of 1-minute candles. Each call
 posts to Dash's ``/_dash-update-component`` through the Flask test client with nothing rendered
 yet, so every call builds its figure. Targets (issue 5): callback p50 under 50 ms, response under
-500 KB, chart drawn under 2 s. Prints figures; never asserts on time.
+500 KB. Prints figures; never asserts on time.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,61 +150,55 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def bench_navigation(app, navigations: int) -> None:
-    """Navigation start to the heatmap's bands in the DOM, in fresh browser contexts."""
-    if not Path(CHROMIUM).exists():
-        sys.stdout.write(f"navigation: skipped, no Chromium at {CHROMIUM}\n")
-        return
-    from playwright.sync_api import sync_playwright
+@contextmanager
+def filled_app(prefix: str) -> Iterator[tuple]:
+    """``build_app`` over a temporary store, its history writer stopped at the end."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as data_dir:
+        app, service = build_app(data_dir)
+        try:
+            yield app, service
+        finally:
+            service.history.stop(5.0)
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """The app on a free loopback port, served as ``python app.py`` serves it (threaded
+    Werkzeug); yields its base URL."""
     from werkzeug.serving import make_server
 
     port = free_port()
     server = make_server("127.0.0.1", port, app.server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="bench-http", daemon=True)
     thread.start()
-    drawn = "() => document.querySelectorAll('#heatmap-graph .barlayer .point').length > 0"
-    times = []
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            for _ in range(navigations):
-                context = browser.new_context(viewport={"width": 1440, "height": 900})
-                page = context.new_page()
-                page.goto(f"http://127.0.0.1:{port}/?symbol=BTCUSDT")
-                page.wait_for_function(drawn, timeout=30_000, polling="raf")
-                times.append(page.evaluate("() => performance.now()"))
-                context.close()
-            browser.close()
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.shutdown()
         thread.join(5)
-    sys.stdout.write(
-        f"navigation -> drawn heatmap, {navigations} fresh contexts (target < 2000 ms): "
-        f"p50 {statistics.median(times):.0f} ms, max {max(times):.0f} ms\n"
-    )
+
+
+def parse_known(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """The arguments (run_all.py passes its own through: ignored, saying so), and quiet logs."""
+    args, ignored = parser.parse_known_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    if ignored:
+        log.warning("ignoring arguments meant for other benchmarks: %s", " ".join(ignored))
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200, help="callback calls per view (200)")
-    parser.add_argument("--navigations", type=int, default=10, help="page loads (10)")
-    args, ignored = parser.parse_known_args(argv)  # run_all.py passes its own argument through
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-    if ignored:
-        log.warning("ignoring arguments meant for other benchmarks: %s", " ".join(ignored))
-    with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as data_dir:
-        app, service = build_app(data_dir)
-        try:
-            snapshot = service.snapshot("BTCUSDT")
-            sys.stdout.write(
-                f"market: {len(snapshot.clusters)} BTC clusters, {snapshot.events_in_window} "
-                "liquidations in the window, 24,000 stored over a day, 1,440 candles\n"
-            )
-            bench_callbacks(app, args.calls)
-            bench_navigation(app, args.navigations)
-        finally:
-            service.history.stop(5.0)
+    args = parse_known(parser, argv)
+    with filled_app("bench-dashboard-") as (app, service):
+        snapshot = service.snapshot("BTCUSDT")
+        sys.stdout.write(
+            f"market: {len(snapshot.clusters)} BTC clusters, {snapshot.events_in_window} "
+            "liquidations in the window, 24,000 stored over a day, 1,440 candles\n"
+        )
+        bench_callbacks(app, args.calls)
     return 0
 
 

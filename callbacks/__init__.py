@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dash import ClientsideFunction, Dash, Input, Output
 
-from callbacks import panels, url_state, views
+from callbacks import delivery, panels, url_state, views
 from heatmap_engine.service import HeatmapService
 from layouts import ids
+
+__all__ = ["delivery", "register"]
 
 CLIENTSIDE_NAMESPACE = "heatmap"
 

@@ -8,6 +8,7 @@ from dash import Dash, Input, Output, State, ctx, dcc
 from dash.exceptions import PreventUpdate
 
 from callbacks import sources
+from dashboard.outage import empty_text, outage
 from dashboard.state import ViewState
 from dashboard.summary import feed_status
 from dashboard.table import (
@@ -20,7 +21,7 @@ from dashboard.table import (
 )
 from heatmap_engine.service import HeatmapService
 from layouts import ids
-from layouts.fragments import cluster_details, feed_badge, ladder
+from layouts.fragments import cluster_details, feed_badge, ladder, outage_banner
 from layouts.page import PIN_HINT
 
 
@@ -35,12 +36,13 @@ def pin_from_click(click: dict | None, state: dict | None) -> dict | None:
 
 def ladder_for(service: HeatmapService, state: dict | None) -> list:
     """The clusters the filters keep, by price, beside the heatmap."""
+    down = outage(sources.feed_facts(service))
     if not state:
-        return ladder([], None)
+        return ladder([], None, empty_text(None, down))
     view = ViewState.from_dict(state)
     snap = sources.snapshot(service, view.symbol)
     shown = snap.filtered(view.min_strength, view.max_distance) if snap else []
-    return ladder(shown, snap.current_price if snap else None)
+    return ladder(shown, snap.current_price if snap else None, empty_text(snap, down))
 
 
 def details_for(service: HeatmapService, pinned: dict | None, state: dict | None) -> list:
@@ -53,6 +55,12 @@ def details_for(service: HeatmapService, pinned: dict | None, state: dict | None
         note = f"Cluster {pinned['cluster_id']} has left the window (its liquidations aged out)."
         return cluster_details(None, None, note)
     return cluster_details(match[0], snap.current_price, "")
+
+
+def feed_status_views(service: HeatmapService) -> tuple[list, list]:
+    """The header's feed badge and the page's banner while the feed is not live."""
+    badge = feed_badge(feed_status(*sources.feed(service)))
+    return badge, outage_banner(outage(sources.feed_facts(service)))
 
 
 def csv_download(service: HeatmapService, state_data: dict, sort: dict | None) -> dict[str, Any]:
@@ -73,9 +81,13 @@ def register(app: Dash, service: HeatmapService) -> None:
 
 
 def _register_panels(app: Dash, service: HeatmapService) -> None:
-    @app.callback(Output(ids.FEED, "children"), Input(ids.REFRESH, "n_intervals"))
+    @app.callback(
+        Output(ids.FEED, "children"),
+        Output(ids.OUTAGE, "children"),
+        Input(ids.REFRESH, "n_intervals"),
+    )
     def show_feed(_tick):
-        return feed_badge(feed_status(*sources.feed(service)))
+        return feed_status_views(service)
 
     @app.callback(
         Output(ids.PINNED, "data"),

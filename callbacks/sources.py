@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from dashboard.outage import FeedFacts
 from dashboard.points import Points, rows_table
 from heatmap_engine.models import Candle, Snapshot
 from heatmap_engine.service import HeatmapService
@@ -88,4 +89,12 @@ def feed(service: HeatmapService) -> tuple[str, float | None, float, float | Non
         status.get("seconds_since_last_frame"),
         service.settings.feed_silence_seconds,
         service.feed_lag_seconds(),
+    )
+
+
+def feed_facts(service: HeatmapService) -> FeedFacts:
+    """The feed's state and its source's status fields (what ``dashboard.outage`` reads)."""
+    status = service.source.status() if service.source is not None else {}
+    return FeedFacts.from_status(
+        service.feed_state(), service.mode, status, service.settings.feed_silence_seconds
     )

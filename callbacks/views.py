@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import Dash, Input, Output, Patch, State, no_update
+from dash import Dash, Input, Output, Patch, State, html, no_update
 from dash.exceptions import PreventUpdate
 
 from callbacks import sources
 from dashboard.heatmap import heatmap_figure
 from dashboard.liqmap import liquidation_map_figure
+from dashboard.outage import Outage, empty_text, outage
 from dashboard.points import Points
 from dashboard.state import ViewState
 from dashboard.summary import as_of, stats
-from dashboard.table import COLUMNS, DEFAULT_SORT, sort_clusters
+from dashboard.table import DEFAULT_SORT, sort_clusters, table_caption
 from dashboard.timeline import timeline_figure
 from heatmap_engine.models import Snapshot
 from heatmap_engine.service import HeatmapService
@@ -40,34 +41,46 @@ OUTPUTS: tuple[tuple[str, str], ...] = (
 )
 
 
-def view_key(service: HeatmapService, state: ViewState, sort: dict, version: int) -> str:
+def view_key(
+    service: HeatmapService, state: ViewState, sort: dict, version: int, down: Outage | None
+) -> str:
     """What the visible view depends on; equal keys mean an identical view."""
     filters = f"{state.symbol}|{state.min_strength}|{state.max_distance}|v{version}"
+    if down is not None:
+        filters += f"|{down.text}"
     if state.view == "timeline":
         return f"timeline|{filters}|{state.range}|{sources.candle_key(service, state.symbol)}"
     if state.view == "map":
-        return f"map|{state.symbol}|{state.range}|v{version}"
+        return f"map|{state.symbol}|{state.range}|v{version}|{down.text if down else ''}"
     if state.view == "table":
         return f"table|{filters}|{sort.get('column')}|{sort.get('descending')}"
     return f"heatmap|{filters}"
 
 
-def _heatmap(service, snap: Snapshot | None, state: ViewState, sort) -> dict[str, Any]:
-    figure = heatmap_figure(snap, state.symbol, state.min_strength, state.max_distance)
+def _chart_text(down: Outage | None) -> str | None:
+    return down.chart_text if down else None
+
+
+def _heatmap(service, snap: Snapshot | None, state: ViewState, sort, down) -> dict[str, Any]:
+    figure = heatmap_figure(
+        snap, state.symbol, state.min_strength, state.max_distance, _chart_text(down)
+    )
     return {ids.HEATMAP_GRAPH: figure}
 
 
-def _timeline(service, snap: Snapshot | None, state: ViewState, sort) -> dict[str, Any]:
+def _timeline(service, snap: Snapshot | None, state: ViewState, sort, down) -> dict[str, Any]:
     end = sources.now_ms(service)
     start = end - state.range_ms
     candles = sources.candles(service, state.symbol, start, end)
     liqs = sources.liquidations(service, state.symbol, start, end)
     points = Points.empty() if liqs is None else liqs
-    figure = timeline_figure(candles, points, snap, state, start, end, liqs is not None)
+    figure = timeline_figure(
+        candles, points, snap, state, start, end, liqs is not None, _chart_text(down)
+    )
     return {ids.TIMELINE_GRAPH: figure}
 
 
-def _map(service, snap: Snapshot | None, state: ViewState, sort) -> dict[str, Any]:
+def _map(service, snap: Snapshot | None, state: ViewState, sort, down) -> dict[str, Any]:
     end = sources.now_ms(service)
     liqs = sources.liquidations(service, state.symbol, end - state.range_ms, end)
     if liqs is None:  # no history: the clusters are all that is known
@@ -77,26 +90,34 @@ def _map(service, snap: Snapshot | None, state: ViewState, sort) -> dict[str, An
         points, label = liqs, f"in the last {state.range}"
     price = snap.current_price if snap else None
     uirevision = f"map:{state.symbol}:{state.range}"
-    return {ids.MAP_GRAPH: liquidation_map_figure(points, price, state.symbol, label, uirevision)}
+    figure = liquidation_map_figure(
+        points, price, state.symbol, label, uirevision, _chart_text(down)
+    )
+    return {ids.MAP_GRAPH: figure}
 
 
-def _table(service, snap: Snapshot | None, state: ViewState, sort) -> dict[str, Any]:
+def _table(service, snap: Snapshot | None, state: ViewState, sort, down) -> dict[str, Any]:
     shown = snap.filtered(state.min_strength, state.max_distance) if snap else []
     ordered = sort_clusters(shown, sort.get("column"), bool(sort.get("descending")))
-    label = {c.key: c.label for c in COLUMNS}.get(sort.get("column"), "")
-    arrow = "↓" if sort.get("descending") else "↑"
-    caption = f"{len(ordered)} clusters of {state.symbol} · sorted by {label} {arrow}"
-    empty = "No cluster passes the filters" if snap and snap.clusters else "No clusters yet"
-    return {ids.TABLE_BODY: table_rows(ordered, empty), ids.TABLE_CAPTION: caption}
+    caption = table_caption(len(ordered), state.symbol, sort)
+    return {ids.TABLE_BODY: table_rows(ordered, empty_text(snap, down)), ids.TABLE_CAPTION: caption}
 
 
 RENDERERS = {"heatmap": _heatmap, "timeline": _timeline, "map": _map, "table": _table}
 
 
-def _stats(snap: Snapshot | None, state: ViewState) -> dict[str, Any]:
+def as_of_children(snap: Snapshot | None, down: Outage | None) -> list:
+    """ "updated 20:16:45 UTC · v12", marked "not live" (the reason as its tooltip) while the
+    feed is not."""
+    if down is None:
+        return [as_of(snap)]
+    return [as_of(snap), html.Span(" · not live", className="hm-stale", title=down.text)]
+
+
+def _stats(snap: Snapshot | None, state: ViewState, down: Outage | None) -> dict[str, Any]:
     cards = stats(snap, state.min_strength, state.max_distance)
     out: dict[str, Any] = {STAT_OUTPUTS[name]: stat_body(stat) for name, stat in cards.items()}
-    out[ids.AS_OF] = as_of(snap)
+    out[ids.AS_OF] = as_of_children(snap, down)
     return out
 
 
@@ -121,9 +142,11 @@ def figure_update(figure: dict[str, Any], shown_revision: str | None) -> dict[st
     return patch
 
 
-def _render_view(service, snap, state: ViewState, sort: dict, rendered: dict) -> dict[str, Any]:
+def _render_view(
+    service, snap, state: ViewState, sort: dict, rendered: dict, down: Outage | None
+) -> dict[str, Any]:
     """The visible view's outputs; a chart's figure as ``figure_update`` says."""
-    values = RENDERERS[state.view](service, snap, state, sort)
+    values = RENDERERS[state.view](service, snap, state, sort, down)
     graph = GRAPHS.get(state.view)
     if graph is not None:
         figure = values[graph]
@@ -139,17 +162,19 @@ def render_views(
     sort = sort or DEFAULT_SORT
     rendered = dict(rendered or {})
     snap = sources.snapshot(service, state.symbol)
+    down = outage(sources.feed_facts(service))
     version = snap.version if snap else 0
     stats_key = f"{state.symbol}|{state.min_strength}|{state.max_distance}|v{version}"
-    keys = {"stats": stats_key, state.view: view_key(service, state, sort, version)}
+    stats_key += f"|{down.text}" if down else ""
+    keys = {"stats": stats_key, state.view: view_key(service, state, sort, version, down)}
     changed = {part for part, key in keys.items() if rendered.get(part) != key}
     if not changed:
         raise PreventUpdate
     values: dict[str, Any] = {}
     if "stats" in changed:
-        values.update(_stats(snap, state))
+        values.update(_stats(snap, state, down))
     if state.view in changed:
-        values.update(_render_view(service, snap, state, sort, rendered))
+        values.update(_render_view(service, snap, state, sort, rendered, down))
     values[ids.RENDERED] = {**rendered, **keys, **values.get(ids.RENDERED, {})}
     return [values.get(component, no_update) for component, _ in OUTPUTS]
 

@@ -43,12 +43,18 @@ def cluster_hover(cluster: Cluster, price: float | None) -> str:
         f"Liquidations: {cluster.liquidation_count}",
         f"Notional: {theme.fmt_usd(cluster.total_notional)}",
         f"Weighted notional: {theme.fmt_usd(cluster.weighted_notional)}",
-        f"Strength: {cluster.strength:.2f}",
+        f"Strength: {strength_label(cluster)}",
         f"Distance: {theme.fmt_pct(cluster.distance_from_price)}{where}",
         f"Last update: {theme.fmt_time(cluster.last_updated_ms)}",
         f"Cluster id: {cluster.cluster_id}",
     ]
     return "<br>".join(rows)
+
+
+def strength_label(cluster: Cluster) -> str:
+    """Strength with the USD it stands for: ``1.00 · $51.2k`` (strength is relative to the
+    symbol's strongest cluster, so 1.00 alone says nothing about size)."""
+    return f"{cluster.strength:.2f} · {theme.fmt_usd(cluster.total_notional)}"
 
 
 def band_label(cluster: Cluster) -> str:
@@ -102,11 +108,19 @@ def price_range(clusters: Sequence[Cluster], price: float | None) -> list[float]
 
 
 def empty_reason(
-    snapshot: Snapshot | None, symbol: str, shown: int, min_strength: float, max_distance: float
+    snapshot: Snapshot | None,
+    symbol: str,
+    shown: int,
+    min_strength: float,
+    max_distance: float,
+    outage: str | None = None,
 ) -> str | None:
-    """Why no band is drawn, in words; None when bands are drawn."""
+    """Why no band is drawn, in words; None when bands are drawn. While the feed is not live
+    (``outage``) an empty window says that, never that the market was quiet."""
     if shown:
         return None
+    if outage and (snapshot is None or not snapshot.clusters):
+        return outage
     if snapshot is None:
         return f"Waiting for the first refresh of {symbol}…"
     window = f"{snapshot.window_minutes:g} min"
@@ -127,7 +141,11 @@ def empty_reason(
 
 
 def heatmap_figure(
-    snapshot: Snapshot | None, symbol: str, min_strength: float, max_distance: float
+    snapshot: Snapshot | None,
+    symbol: str,
+    min_strength: float,
+    max_distance: float,
+    outage: str | None = None,
 ) -> dict[str, Any]:
     """Bands of the clusters that pass the filters, the price line, or the empty state."""
     clusters = snapshot.filtered(min_strength, max_distance) if snapshot else []
@@ -152,7 +170,7 @@ def heatmap_figure(
         line, tag = theme.price_tag(price)
         shapes.append(line)
         annotations.append(tag)
-    reason = empty_reason(snapshot, symbol, len(clusters), min_strength, max_distance)
+    reason = empty_reason(snapshot, symbol, len(clusters), min_strength, max_distance, outage)
     if reason:
         annotations.append(theme.message(reason))
     layout.update(shapes=shapes, annotations=annotations)

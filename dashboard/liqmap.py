@@ -3,7 +3,9 @@
 Bars: the USD notional liquidated in each price bucket over the selected range, longs red and
 shorts green (stacked where both happened). Curves, on the right axis: from the current price
 outward, the running total of long notional in the buckets below it and of short notional in the
-buckets above it — how much was liquidated within each distance of the price.
+buckets above it — how much was liquidated within each distance of the price. Longs liquidated
+above the price (it fell further after them) and shorts below it are not on the curves; a note on
+the chart says how much that is.
 """
 
 from __future__ import annotations
@@ -85,6 +87,30 @@ def cumulative(rows: Sequence[Bucket], price: float) -> tuple[list, list]:
     return (long_x, long_y), (short_x, short_y)
 
 
+def off_side(rows: Sequence[Bucket], price: float) -> tuple[float, float]:
+    """USD of longs liquidated above ``price`` and of shorts below it: what the curves leave out."""
+    longs = sum(b.long_usd for b in rows if b.centre > price)
+    shorts = sum(b.short_usd for b in rows if b.centre <= price)
+    return longs, shorts
+
+
+def off_side_note(rows: Sequence[Bucket], price: float) -> dict[str, Any] | None:
+    """The top-left note naming the liquidations the cumulative curves do not count."""
+    longs, shorts = off_side(rows, price)
+    parts = [f"{theme.fmt_usd(longs)} of longs above the price"] if longs > 0 else []
+    parts += [f"{theme.fmt_usd(shorts)} of shorts below it"] if shorts > 0 else []
+    if not parts:
+        return None
+    text = (f"Not on the curves: {' and '.join(parts)}<br>"
+            "(each curve adds up from the price outward, on its own side)")  # fmt: skip
+    return {
+        "text": text, "xref": "paper", "yref": "paper", "x": 0.005, "y": 0.99, "xanchor": "left",
+        "yanchor": "top", "showarrow": False, "align": "left",
+        "font": {"color": theme.MUTED, "size": 11}, "bgcolor": "rgba(13,17,23,0.75)",
+        "borderpad": 4,
+    }  # fmt: skip
+
+
 def _bar(side: str, rows: Sequence[Bucket], decimals: int) -> dict[str, Any]:
     usd = [b.long_usd if side == "long" else b.short_usd for b in rows]
     counts = [b.long_count if side == "long" else b.short_count for b in rows]
@@ -127,7 +153,10 @@ def _layout(uirevision: str) -> dict[str, Any]:
     layout["yaxis"].update(
         side="left", tickprefix="$", tickformat=".3~s", rangemode="tozero", automargin=True
     )
-    layout["yaxis2"] = {**layout["yaxis"], "overlaying": "y", "side": "right", "showgrid": False}
+    # An overlaying axis defaults to ticks synced with the left one's grid ($9.88k, $19.8k, ...):
+    # its own round ticks instead.
+    layout["yaxis2"] = {**layout["yaxis"], "overlaying": "y", "side": "right", "showgrid": False,
+                        "tickmode": "auto"}  # fmt: skip
     return layout
 
 
@@ -151,8 +180,10 @@ def liquidation_map_figure(
     symbol: str,
     source_label: str,
     uirevision: str,
+    outage: str | None = None,
 ) -> dict[str, Any]:
-    """Bars per bucket, the cumulative curves and the price line; an explained empty state."""
+    """Bars per bucket, the cumulative curves and the price line; an explained empty state
+    (``outage``, when the feed is not live, in place of "no liquidations")."""
     rows = buckets(points, price)
     decimals = theme.price_decimals(price or (rows[0].centre if rows else 0.0))
     data = [_bar("long", rows, decimals), _bar("short", rows, decimals)]
@@ -164,8 +195,11 @@ def liquidation_map_figure(
         line, tag = _price_marks(price)
         shapes.append(line)
         annotations.append(tag)
+        note = off_side_note(rows, price)
+        if note is not None:
+            annotations.append(note)
     if not rows:
-        annotations.append(theme.message(f"No liquidations of {symbol} {source_label}"))
+        annotations.append(theme.message(outage or f"No liquidations of {symbol} {source_label}"))
         layout["xaxis"]["visible"] = price is not None
         layout["yaxis"]["visible"] = False
     layout.update(shapes=shapes, annotations=annotations)

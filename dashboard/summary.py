@@ -27,6 +27,7 @@ class Stat:
     value: str
     sub: str
     tone: str = ""  # "", "long", "short", "ok", "warn", "bad"
+    hint: str = ""  # a tooltip explaining the numbers
 
 
 def stats(snapshot: Snapshot | None, min_strength: float, max_distance: float) -> dict[str, Stat]:
@@ -73,9 +74,13 @@ def _best(snapshot: Snapshot, min_strength: float, max_distance: float) -> Stat:
     where = "below" if cluster.price_level < price else "above"
     return Stat(
         f"{theme.fmt_price(cluster.price_level)}",
-        f"{theme.SIDE_LABEL[cluster.side]} · {cluster.distance_from_price:.2f} % {where} · "
-        f"score {score:.2f}",
+        f"{theme.SIDE_LABEL[cluster.side]} {theme.fmt_usd(cluster.total_notional)} · "
+        f"{cluster.distance_from_price:.2f} % {where} · score {score:.2f}",
         cluster.side,
+        f"score = strength / (1 + distance %) = {cluster.strength:.2f} / "
+        f"(1 + {cluster.distance_from_price:.2f}) = {score:.2f}. The best cluster has the "
+        "highest score of those the filters keep: a strong cluster near the price beats an "
+        "equally strong one further away.",
     )
 
 

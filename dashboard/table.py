@@ -17,23 +17,41 @@ class Column:
     key: str  # the API's field name; the CSV header
     label: str
     numeric: bool = True
+    on_phone: bool = False  # shown at phone width (the CSV and wider screens have every column)
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("side", "Side", numeric=False),
-    Column("price_level", "Price level"),
-    Column("distance_from_price", "Distance %"),
+    Column("side", "Side", numeric=False, on_phone=True),
+    Column("price_level", "Price level", on_phone=True),
+    Column("distance_from_price", "Distance %", on_phone=True),
     Column("liquidation_count", "Liquidations"),
-    Column("total_notional", "Notional"),
+    Column("total_notional", "Notional", on_phone=True),
     Column("weighted_notional", "Weighted"),
-    Column("strength", "Strength"),
+    Column("strength", "Strength", on_phone=True),
     Column("price_low", "Cell low"),
     Column("price_high", "Cell high"),
     Column("last_updated", "Last update", numeric=False),
     Column("cluster_id", "Id"),
 )
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
+PHONE_COLUMNS = tuple(c.key for c in COLUMNS if c.on_phone)
+
+
+def cell_class(column: Column) -> str | None:
+    """Class names of a column's cells: numbers align right; phone-hidden columns say so."""
+    names = [name for name, on in (("num", column.numeric), ("wide-only", not column.on_phone))
+             if on]  # fmt: skip
+    return " ".join(names) or None
+
+
 DEFAULT_SORT = {"column": "price_level", "descending": True}
+
+
+def table_caption(count: int, symbol: str, sort: dict[str, Any]) -> str:
+    """``1 cluster of BTCUSDT · sorted by Price level ↓``."""
+    label = {c.key: c.label for c in COLUMNS}.get(sort.get("column"), "")
+    arrow = "↓" if sort.get("descending") else "↑"
+    return f"{theme.plural(count, 'cluster')} of {symbol} · sorted by {label} {arrow}"
 
 
 def sort_clusters(clusters: Sequence[Cluster], column: str, descending: bool) -> list[Cluster]:

@@ -166,6 +166,11 @@ def fmt_usd(value: float | None) -> str:
     return f"${value:,.0f}"
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 cluster``, ``2 clusters``, ``0 clusters``."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def fmt_pct(value: float | None, places: int = 2) -> str:
     return "—" if value is None else f"{value:.{places}f} %"
 

@@ -111,23 +111,38 @@ def nearby(clusters: Sequence[Cluster], extent: tuple[float, float] | None) -> l
     return [c for c in clusters if low - margin <= c.price_level <= high + margin]
 
 
-def _notes(symbol: str, candles, points: Points, history: bool, range_label: str) -> list[str]:
+def _notes(
+    symbol: str, candles, points: Points, history: bool, range_label: str, outage=None
+) -> list[str]:
+    """The chart's note, if any: history off, the feed not live (``outage``) when there is
+    nothing to show, or what is missing."""
+    off = "History is off (HEATMAP_HISTORY=0): realized liquidations are not kept"
+    if len(points):
+        return []
+    if outage:
+        return [f"{off}<br><br>{outage}" if not history else outage]
     if not history:
-        return ["History is off (HEATMAP_HISTORY=0): realized liquidations are not kept"]
-    if not candles and not len(points):
+        return [off]
+    if not candles:
         return [
             f"No candles or liquidations for {symbol} in the last {range_label} yet<br>"
             "Candles come from the kline stream and the REST backfill"
         ]
-    if not len(points):
-        return [f"No liquidations of {symbol} in the last {range_label}"]
-    return []
+    return [f"No liquidations of {symbol} in the last {range_label}"]
 
 
-def _layout(view: ViewState) -> dict[str, Any]:
+def _layout(view: ViewState, start_ms: int, end_ms: int) -> dict[str, Any]:
+    """The x axis ends one candle after now (autorange would pad 5 % into the future: 1 h 12 min
+    at 24 h); clipping the autorange, not fixing a range, keeps a user's zoom over refreshes."""
     layout = theme.base_layout(f"timeline:{view.symbol}:{view.range}")
     layout["margin"] = {"l": 8, "r": 8, "t": 24, "b": 28}
-    layout["xaxis"].update(type="date", rangeslider={"visible": False}, automargin=True)
+    step = INTERVAL_MS[view.interval]
+    layout["xaxis"].update(
+        type="date",
+        rangeslider={"visible": False},
+        automargin=True,
+        autorangeoptions={"clipmin": start_ms - step, "clipmax": end_ms + step},
+    )
     layout["yaxis"].update(
         side="right", tickformat=",", ticks="outside", ticklen=3, automargin=True
     )
@@ -142,9 +157,10 @@ def timeline_figure(
     start_ms: int,
     end_ms: int,
     history: bool = True,
+    outage: str | None = None,
 ) -> dict[str, Any]:
     """Candles of ``view.interval``, liquidation dots (merged beyond ``MAX_MARKERS``) and the
-    current cluster bands."""
+    current cluster bands; ``outage`` (the feed not live) replaces the "nothing here" notes."""
     step = INTERVAL_MS[view.interval]
     candles = aggregate_candles(candles_1m, view.interval) if candles_1m else []
     points = at_most(liquidations, MAX_MARKERS, step)
@@ -160,7 +176,7 @@ def timeline_figure(
     extent = price_extent(candles, points, price)
     middle = (extent[0] + extent[1]) / 2 if extent else 0.0
     data.append(theme.extent_trace([start_ms, end_ms], [middle, middle]))  # the whole range
-    layout = _layout(view)
+    layout = _layout(view, start_ms, end_ms)
     layout["yaxis"]["visible"] = extent is not None
     clusters = snapshot.filtered(view.min_strength, view.max_distance) if snapshot else []
     shapes = _band_shapes(nearby(clusters, extent), snapshot.window_minutes if snapshot else 60)
@@ -169,7 +185,7 @@ def timeline_figure(
         line, tag = theme.price_tag(price)
         shapes.append(line)
         annotations.append(tag)
-    notes = _notes(view.symbol, candles, points, history, view.range)
+    notes = _notes(view.symbol, candles, points, history, view.range, outage)
     annotations += [theme.message(n, y=0.9 if candles else 0.5) for n in notes]
     layout.update(shapes=shapes, annotations=annotations, showlegend=True)
     return {"data": data, "layout": layout}

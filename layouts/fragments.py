@@ -7,19 +7,23 @@ from collections.abc import Sequence
 from dash import html
 
 from dashboard import theme
-from dashboard.heatmap import cluster_hover
+from dashboard.heatmap import cluster_hover, strength_label
+from dashboard.outage import Outage
 from dashboard.summary import Stat
-from dashboard.table import COLUMNS, display_row
+from dashboard.table import COLUMNS, cell_class, display_row
 from heatmap_engine.models import Cluster
 
 
 def stat_body(stat: Stat) -> list:
-    """The value and the line under it; the tone colours the value."""
+    """The value and the line under it; the tone colours the value; a hint is the line's
+    tooltip (dotted underline)."""
     tone = f" tone-{stat.tone}" if stat.tone else ""
-    return [
-        html.Div(stat.value, className=f"hm-stat-value{tone}"),
-        html.Div(stat.sub, className="hm-stat-sub"),
-    ]
+    sub = (
+        html.Div(stat.sub, className="hm-stat-sub has-hint", title=stat.hint)
+        if stat.hint
+        else html.Div(stat.sub, className="hm-stat-sub")
+    )
+    return [html.Div(stat.value, className=f"hm-stat-value{tone}"), sub]
 
 
 def feed_badge(stat: Stat) -> list:
@@ -38,17 +42,27 @@ def table_rows(clusters: Sequence[Cluster], empty_text: str) -> list:
         cells = display_row(cluster)
         rows.append(
             html.Tr(
-                [html.Td(cells[c.key], className="num" if c.numeric else None) for c in COLUMNS],
+                [html.Td(cells[c.key], className=cell_class(c)) for c in COLUMNS],
                 className=f"side-{cluster.side}",
             )
         )
     return rows
 
 
-def ladder(clusters: Sequence[Cluster], price: float | None) -> list:
+def outage_banner(down: Outage | None) -> list:
+    """The page-wide notice while the feed is not live (empty, and hidden by CSS, while it is)."""
+    if down is None:
+        return []
+    return [
+        html.Span(className="hm-dot tone-bad"),
+        html.Span([html.B(f"{down.headline}. "), down.detail], className="hm-outage-text"),
+    ]
+
+
+def ladder(clusters: Sequence[Cluster], price: float | None, empty_text: str) -> list:
     """The shown clusters from the highest price down, the current price in its place."""
     if not clusters:
-        return [html.P("No cluster passes the filters.", className="hm-details-note")]
+        return [html.P(empty_text, className="hm-details-note")]
     rows: list = []
     price_row = html.Div(
         [html.Span(theme.fmt_price(price)), html.Span("price")], className="hm-ladder-price"
@@ -65,7 +79,7 @@ def ladder(clusters: Sequence[Cluster], price: float | None) -> list:
                     html.Span(
                         html.Span(style={"width": f"{cluster.strength * 100:.0f}%"}),
                         className="hm-ladder-bar",
-                        title=f"strength {cluster.strength:.2f}",
+                        title=f"strength {strength_label(cluster)}",
                     ),
                 ],
                 className=f"hm-ladder-row side-{cluster.side}",
@@ -94,7 +108,7 @@ def cluster_details(cluster: Cluster | None, price: float | None, note: str) -> 
                 style={"width": f"{cluster.strength * 100:.0f}%"},
             ),
             className="hm-strength-bar",
-            title=f"strength {cluster.strength:.2f}",
+            title=f"strength {strength_label(cluster)}",
         ),
         html.Dl(items, className="hm-details-list"),
         html.P(

@@ -26,6 +26,7 @@ NOTICE = "notice"
 # header status
 FEED = "feed-status"
 AS_OF = "as-of"
+OUTAGE = "feed-outage"  # the banner while the feed is not live (empty while it is)
 
 # statistics cards (each holds a value and a sub line)
 STAT_PRICE = "stat-price"

@@ -12,7 +12,7 @@ from dash import dcc, html
 
 from dashboard.state import ViewState, default_symbol
 from dashboard.summary import Stat
-from dashboard.table import COLUMNS, DEFAULT_SORT, header_classes
+from dashboard.table import COLUMNS, DEFAULT_SORT, PHONE_COLUMNS, cell_class, header_classes
 from dashboard.theme import placeholder_figure
 from layouts import controls, ids
 from layouts.fragments import cluster_details, feed_badge, stat_body
@@ -120,7 +120,7 @@ def _table_view() -> html.Div:
         [
             html.Th(
                 html.Button(c.label, id=ids.sort_button(c.key), className=classes),
-                className="num" if c.numeric else None,
+                className=cell_class(c),
             )
             for c, classes in zip(COLUMNS, header_classes(DEFAULT_SORT), strict=True)
         ]
@@ -130,6 +130,11 @@ def _table_view() -> html.Div:
             html.Div(
                 [
                     html.Span(id=ids.TABLE_CAPTION, className="hm-table-caption"),
+                    html.Span(
+                        f"{len(PHONE_COLUMNS)} of {len(COLUMNS)} columns here: a wider screen "
+                        "and the CSV have all",
+                        className="hm-table-hint",
+                    ),
                     html.Button("Download CSV", id=ids.CSV_BUTTON, className="hm-btn"),
                 ],
                 className="hm-table-bar",
@@ -200,6 +205,7 @@ def page(symbols: Sequence[str], history: bool = True) -> html.Div:
         [
             *_stores(state),
             _header(symbols, state),
+            html.Div(id=ids.OUTAGE, className="hm-outage", role="status"),
             _stats(),
             _toolbar(state, history),
             _views(state),

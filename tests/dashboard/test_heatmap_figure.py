@@ -81,13 +81,21 @@ def test_the_blue_price_line_and_its_tag(btc: Snapshot):
     assert low < btc.current_price < high
 
 
-def test_hover_names_every_cluster_field(btc: Snapshot):
+def test_hover_names_every_cluster_field(btc: Snapshot, market_liquidations):
     cluster = max(btc.clusters, key=lambda c: c.strength)
     text = cluster_hover(cluster, btc.current_price)
     for field in ("Long liquidations", "Price level: 84,10", "Cell: ", "Liquidations: 12",
                   "Notional: $", "Weighted notional: $", "Strength: 1.00", "% below",
                   "Last update: 2026-01-28 ", f"Cluster id: {cluster.cluster_id}"):  # fmt: skip
         assert field in text, field
+    # strength is relative to the symbol's strongest cluster: its USD size stands beside it
+    usd = sum(
+        x.notional_usd
+        for x in market_liquidations
+        if x.symbol == "BTCUSDT" and x.liquidated_side == "long"
+        and cluster.price_low <= x.price < cluster.price_high
+    )  # fmt: skip
+    assert f"Strength: 1.00 · {theme.fmt_usd(usd)}" in text
 
 
 def test_filters_remove_bands(btc: Snapshot):

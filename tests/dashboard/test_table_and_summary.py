@@ -9,15 +9,20 @@ import io
 import pytest
 
 from api.payloads import best_payload, heatmap_payload
+from dashboard import theme
 from dashboard.summary import FEED_STATES, as_of, feed_status, stats
 from dashboard.table import (
     COLUMN_KEYS,
+    COLUMNS,
     DEFAULT_SORT,
+    PHONE_COLUMNS,
+    cell_class,
     clusters_csv,
     display_row,
     header_classes,
     next_sort,
     sort_clusters,
+    table_caption,
 )
 
 
@@ -90,6 +95,11 @@ def test_best_card_is_the_apis_best(btc):
     card = stats(btc, 0.2, 8.0)["best"]
     assert card.value == f"{best['price_level']:,.1f}" and card.tone == best["side"]
     assert f"score {best['score']:.2f}" in card.sub and best["position"] in card.sub
+    cluster = next(c for c in btc.clusters if c.cluster_id == best["cluster_id"])
+    assert theme.fmt_usd(cluster.total_notional) in card.sub  # size beside the strength
+    expected = best["strength"] / (1 + best["distance_from_price"])
+    assert "score = strength / (1 + distance %)" in card.hint
+    assert card.hint.count(f"{expected:.2f}") >= 1 and f"{best['strength']:.2f}" in card.hint
 
 
 def test_cards_before_the_first_refresh_and_without_a_price(unpriced):
@@ -121,3 +131,20 @@ def test_a_silent_live_feed_warns_and_no_frame_says_so():
 def test_as_of_names_time_and_version(btc):
     assert as_of(btc) == f"updated 12:00:00 UTC · v{btc.version}"
     assert as_of(None) == "no data yet"
+
+
+@pytest.mark.parametrize(
+    ("count", "words"), [(0, "0 clusters"), (1, "1 cluster"), (2, "2 clusters")]
+)
+def test_the_caption_counts_in_words(count, words):
+    caption = table_caption(count, "BTCUSDT", {"column": "strength", "descending": True})
+    assert caption == f"{words} of BTCUSDT · sorted by Strength ↓"
+
+
+def test_a_phone_shows_the_columns_a_trader_reads_first():
+    assert PHONE_COLUMNS == (
+        "side", "price_level", "distance_from_price", "total_notional", "strength"
+    )  # fmt: skip
+    classes = {c.key: cell_class(c) for c in COLUMNS}
+    assert classes["side"] is None and classes["price_level"] == "num"
+    assert classes["cluster_id"] == "num wide-only" and classes["last_updated"] == "wide-only"

@@ -203,3 +203,44 @@ def test_only_bands_near_the_chart_are_drawn(btc, now_ms):
     expected = [c.price_level for c in btc.filtered(0.0, 10.0)
                 if low - margin <= c.price_level <= high + margin]  # fmt: skip
     assert sorted(drawn) == sorted(expected) and len(expected) < len(btc.filtered(0.0, 10.0))
+
+
+def test_the_map_right_axis_has_its_own_round_ticks(market_liquidations):
+    figure = liquidation_map_figure(
+        btc_points(market_liquidations), 90_000.0, "BTCUSDT", "in the last 1h", "m"
+    )
+    # Plotly's default for an overlaying axis is "sync": ticks at the left grid's heights
+    assert figure["layout"]["yaxis2"]["tickmode"] == "auto"
+    assert figure["layout"]["yaxis2"]["overlaying"] == "y"
+
+
+def test_the_map_says_what_the_curves_leave_out():
+    """Longs liquidated above the price (it fell further after them) and shorts below it are
+    not on the curves, which add up from the price outward: the chart says how much."""
+    points = Points.build(
+        [0] * 4, [88_000.0, 91_000.0, 89_000.0, 92_000.0], [5_000.0, 1_250_000.0, 300_000.0, 7.0],
+        [0, 0, 1, 1], [0.1] * 4,
+    )  # fmt: skip
+    figure = liquidation_map_figure(points, 90_000.0, "BTCUSDT", "in the last 1h", "m")
+    go.Figure(figure)
+    (note,) = [
+        a["text"] for a in figure["layout"]["annotations"] if "Not on the curves" in a["text"]
+    ]
+    assert "$1.25M of longs above the price" in note and "$300.0k of shorts below it" in note
+    (_, long_y), (_, short_y) = cumulative(buckets(points, 90_000.0), 90_000.0)
+    assert long_y[-1] == pytest.approx(5_000.0) and short_y[-1] == pytest.approx(7.0)
+    on_side = Points.build([0, 0], [88_000.0, 92_000.0], [5.0, 7.0], [0, 1], [0.1, 0.1])
+    plain = liquidation_map_figure(on_side, 90_000.0, "BTCUSDT", "in the last 1h", "m")
+    assert not [a for a in plain["layout"]["annotations"] if "Not on the curves" in a["text"]]
+
+
+@pytest.mark.parametrize(("range_", "step_ms"), [("1h", 60_000), ("24h", 900_000), ("7d", HOUR_MS)])
+def test_time_price_ends_one_candle_after_now(now_ms, range_, step_ms):
+    """Plotly's autorange pads 5 % into the future (1 h 12 min at 24 h): it is clipped to one
+    candle interval after now, and as much before the range's start."""
+    state = ViewState("BTCUSDT", range=range_)
+    start = now_ms - state.range_ms
+    figure = timeline_figure(minute_candles(now_ms, 60), Points.empty(), None, state, start, now_ms)
+    clip = figure["layout"]["xaxis"]["autorangeoptions"]
+    assert clip == {"clipmin": start - step_ms, "clipmax": now_ms + step_ms}
+    assert "range" not in figure["layout"]["xaxis"]  # zoom and pan survive refreshes

@@ -1,11 +1,15 @@
 """The deploy files for real: gunicorn as in the systemd unit, Debian's nginx with the shipped
 site config in front, the fake Binance behind. Checks what a proxy can break: the page and the
-API through it, ETag revalidation, and that a client cannot dodge the rate limit by sending its
-own X-Forwarded-For."""
+API through it, ETag revalidation, that a client cannot dodge the rate limit by sending its own
+X-Forwarded-For, and what the proxy adds: the API's micro-cache (hits, revalidation), gzip, and
+Dash's static files cached with their long lifetimes."""
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -21,6 +25,7 @@ from market_sim.fake_binance import FakeBinance
 
 pytestmark = [pytest.mark.nginx, pytest.mark.slow]
 SITE = ROOT / "deploy" / "nginx-liquidation-heatmap.conf"
+CACHE_DIR = "/var/cache/nginx/liquidation-heatmap"
 
 
 def nginx_binary() -> str:
@@ -47,16 +52,19 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
 
 def nginx_conf(tmp: Path, listen: int, upstream: int) -> Path:
     site = SITE.read_text()
-    assert "listen 80;" in site and "server 127.0.0.1:8004;" in site
+    assert "listen 80;" in site and "server 127.0.0.1:8004;" in site and CACHE_DIR in site
     site = site.replace("listen 80;", f"listen 127.0.0.1:{listen};")
+    site = site.replace(CACHE_DIR, str(tmp / "cache"))
     site = site.replace("server 127.0.0.1:8004;", f"server 127.0.0.1:{upstream};")
     (tmp / "site.conf").write_text(site)
     temp = " ".join(
         f"{k}_temp_path {tmp}/{k};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
     conf = tmp / "nginx.conf"
+    # as root, nginx's workers would run as "nobody", who cannot write the cache under tmp
+    user = "user root;\n" if os.geteuid() == 0 else ""
     conf.write_text(
-        f"worker_processes 1; daemon off; pid {tmp}/nginx.pid; error_log {tmp}/error.log;\n"
+        f"{user}worker_processes 1; daemon off; pid {tmp}/nginx.pid; error_log {tmp}/error.log;\n"
         f"events {{ worker_connections 64; }}\n"
         f"http {{ access_log {tmp}/access.log; {temp} include {tmp}/site.conf; }}\n"
     )
@@ -73,6 +81,7 @@ def stack(tmp_path):
         HEATMAP_BINANCE_WS_URL=fake.ws_market_base, HEATMAP_BINANCE_REST_URL=fake.rest_base,
         HEATMAP_DATA_DIR=str(tmp_path / "data"), HEATMAP_UPDATE_INTERVAL="0.2",
         HEATMAP_RATE_LIMIT="5/minute", HEATMAP_TRUSTED_PROXIES="127.0.0.1",
+        HEATMAP_API_MAX_AGE="1",
     )  # fmt: skip
     logs = (tmp_path / "gunicorn.log").open("wb")
     app = subprocess.Popen(
@@ -115,10 +124,60 @@ def test_a_forged_x_forwarded_for_does_not_dodge_the_rate_limit(stack):
     statuses = []
     for i in range(8):
         forged = {"X-Forwarded-For": f"203.0.113.{i}"}
-        response = requests.get(f"{stack}/api/symbols", headers=forged, timeout=10)
+        # a URL of its own each time: a cached answer never reaches the app's rate limit
+        url = f"{stack}/api/heatmap/BTCUSDT?min_strength=0.0{i}"
+        response = requests.get(url, headers=forged, timeout=10)
         statuses.append(response.status_code)
         if response.status_code == 429:
             assert int(response.headers["Retry-After"]) > 0
             assert response.json()["success"] is False
     assert statuses[:5] == [200] * 5
     assert statuses[5:] == [429] * 3, "a forged X-Forwarded-For bought a fresh rate-limit bucket"
+
+
+def get(url: str, **headers: str) -> requests.Response:
+    return requests.get(url, headers={"Accept-Encoding": "identity", **headers}, timeout=10)
+
+
+def test_the_api_is_micro_cached_and_revalidated(stack):
+    """A second request within the app's max-age is nginx's (HIT, the same body); once it
+    expires, nginx asks the app again with the ETag it holds (REVALIDATED on a 304) or takes
+    the new body (EXPIRED), never serving a stale one for long."""
+    url = f"{stack}/api/heatmap/ETHUSDT?max_distance=7"
+    first = get(url)
+    assert first.status_code == 200 and first.headers["X-Cache-Status"] == "MISS"
+    assert first.headers["Cache-Control"] == "public, max-age=1"
+    second = get(url)
+    assert second.headers["X-Cache-Status"] == "HIT" and second.content == first.content
+    assert get(f"{stack}/api/health").headers["X-Cache-Status"] in ("MISS", "BYPASS")
+    assert get(f"{stack}/api/health").headers["X-Cache-Status"] != "HIT"  # no-store: never kept
+    seen = set()
+    deadline = time.monotonic() + 15
+    while not seen & {"REVALIDATED", "EXPIRED", "UPDATING", "STALE"}:
+        assert time.monotonic() < deadline, f"the entry never expired: {seen}"
+        response = get(url)
+        assert response.status_code == 200
+        seen.add(response.headers["X-Cache-Status"])
+        time.sleep(0.2)
+    assert json.loads(response.content)["symbol"] == "ETHUSDT"
+
+
+def test_json_scripts_and_styles_are_gzipped_and_static_files_kept(stack):
+    api = requests.get(f"{stack}/api/stats", headers={"Accept-Encoding": "gzip"}, timeout=10,
+                       stream=True)  # fmt: skip
+    raw = api.raw.read()
+    assert api.status_code == 200 and len(raw) > 0
+    assert api.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in api.headers["Vary"]
+    assert json.loads(gzip.decompress(raw))["success"] is True
+    html = get(f"{stack}/").text
+    scripts = re.findall(r'src="(/_dash-component-suites/[^"]+\.v[^"]+\.js)"', html)
+    styles = re.findall(r'href="(/assets/[^"]+\.css\?m=[^"]+)"', html)
+    assert scripts and styles
+    for path in (scripts[0], styles[0]):
+        first = requests.get(stack + path, headers={"Accept-Encoding": "gzip"}, timeout=10)
+        assert first.headers["Content-Encoding"] == "gzip", path
+        assert first.headers["Cache-Control"] == "public, max-age=31536000, immutable", path
+        again = requests.get(stack + path, headers={"Accept-Encoding": "gzip"}, timeout=10)
+        assert again.headers["X-Cache-Status"] == "HIT" and again.content == first.content
+    page = requests.get(f"{stack}/", headers={"Accept-Encoding": "gzip"}, timeout=10)
+    assert "X-Cache-Status" not in page.headers  # the page itself is never cached here

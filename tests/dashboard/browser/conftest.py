@@ -54,6 +54,7 @@ class RunningApp:
     base: str
     proc: subprocess.Popen
     log_path: Path
+    exchange_host: str = ""  # host:port of the exchange the app was pointed at
 
     def api(self, path: str) -> dict:
         return requests.get(self.base + path, timeout=5).json()
@@ -78,11 +79,16 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, app: Ru
 
 
 def start_app(exchange, data_dir: Path, symbols: str) -> RunningApp:
+    return start_app_on(exchange.ws_market_base, exchange.rest_base, data_dir, symbols)
+
+
+def start_app_on(ws_url: str, rest_url: str, data_dir: Path, symbols: str) -> RunningApp:
+    """``python app.py`` with the exchange at ``ws_url`` and ``rest_url``."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEATMAP_")}
     env.update(
-        HEATMAP_BINANCE_WS_URL=exchange.ws_market_base,
-        HEATMAP_BINANCE_REST_URL=exchange.rest_base,
+        HEATMAP_BINANCE_WS_URL=ws_url,
+        HEATMAP_BINANCE_REST_URL=rest_url,
         HEATMAP_UPDATE_INTERVAL="2",  # the page, refreshing every second, sees every version
         HEATMAP_DATA_DIR=str(data_dir),
         HEATMAP_SYMBOLS=symbols,
@@ -94,7 +100,7 @@ def start_app(exchange, data_dir: Path, symbols: str) -> RunningApp:
             [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
-    app = RunningApp(f"http://127.0.0.1:{port}", proc, log_path)
+    app = RunningApp(f"http://127.0.0.1:{port}", proc, log_path, ws_url.split("/")[2])
     wait_for(lambda: requests.get(app.base + "/api/symbols", timeout=2).ok, 60, "the API", app)
     return app
 
@@ -179,8 +185,31 @@ def publish_burst(exchange, market_frames) -> Callable[..., None]:
 
 
 @pytest.fixture(scope="module")
-def browser(live_app: RunningApp) -> Iterator:
-    """One headless Chromium for the module, with a fresh profile."""
+def offline_app() -> Iterator[RunningApp]:
+    """The app with the exchange's websocket and REST both at a loopback port where nothing
+    listens, after its first failed connection."""
+    chromium_or_skip()
+    dead = free_port()  # bound, then closed: nothing listens there
+    with tempfile.TemporaryDirectory(prefix="heatmap-offline-") as tmp:
+        app = start_app_on(f"ws://127.0.0.1:{dead}/market", f"http://127.0.0.1:{dead}",
+                           Path(tmp) / "data", "BTCUSDT,ETHUSDT")  # fmt: skip
+        try:
+            failed = lambda: app.api("/api/stats")["feed"]["last_disconnect_reason"]  # noqa: E731
+            wait_for(failed, 30, "the first failed connection", app)
+            yield app
+        finally:
+            stop_app(app)
+
+
+@pytest.fixture(scope="module")
+def app_under_test(live_app: RunningApp) -> RunningApp:
+    """The app the ``page`` fixture's pages may talk to (a module can override it)."""
+    return live_app
+
+
+@pytest.fixture(scope="module")
+def browser(app_under_test: RunningApp) -> Iterator:
+    """One headless Chromium for the module, with a fresh profile (started after the app)."""
     from playwright.sync_api import sync_playwright
 
     executable = chromium_or_skip()
@@ -200,7 +229,7 @@ def browser(live_app: RunningApp) -> Iterator:
 
 
 @pytest.fixture
-def page(browser, live_app: RunningApp) -> Iterator:
+def page(browser, app_under_test: RunningApp) -> Iterator:
     """A fresh page; the test fails on console errors and on failed or foreign requests."""
     page = browser.new_page()
     problems: list[str] = []
@@ -219,7 +248,7 @@ def page(browser, live_app: RunningApp) -> Iterator:
             problems.append(f"request failed: {request.url} {request.failure}")
 
     def foreign(request) -> None:
-        if not request.url.startswith((live_app.base, "data:", "blob:")):
+        if not request.url.startswith((app_under_test.base, "data:", "blob:")):
             problems.append(f"request left the app: {request.url}")
 
     page.on("console", console)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import math
 import re
 import time
 from pathlib import Path
@@ -104,10 +106,12 @@ def test_every_view_draws_without_errors_at_laptop_and_phone_width(page, live_ap
             show_view(page, label, view, graph)
             screenshot(page, f"{width_name}-{view}")
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
-    # the finance build of plotly.js from assets/vendor, not the 4.8 MB full bundle
+    # the page's own plotly.js build from assets/vendor (only the traces it draws, heatmap
+    # included), not the 4.8 MB full bundle, and loaded once
+    traces = page.evaluate("() => Object.keys(Plotly.PlotSchema.get().traces).sort()")
+    assert traces == ["bar", "candlestick", "heatmap", "scatter"]
     loaded = page.evaluate("() => performance.getEntriesByType('resource').map(r => r.name)")
-    assert any("/assets/vendor/plotly-finance" in url for url in loaded)
-    assert not any("package_data/plotly.min.js" in url for url in loaded)
+    assert len([url for url in loaded if url.endswith("/plotly.min.js")]) == 1
 
 
 def test_heatmap_bands_colours_and_price_line(page, live_app):
@@ -317,3 +321,83 @@ def test_auto_refresh_switch_stops_updates(page, live_app, publish_burst):
         f" || [0, 0])[1]) >= {newest}",
         timeout=10_000,
     )
+
+
+def plotted(page, graph_id: str, expression: str):
+    """``expression`` over the drawn chart ``g`` (its ``_fullLayout`` is what Plotly drew)."""
+    return page.evaluate(
+        f"() => {{ const g = document.querySelector('#{graph_id} .js-plotly-plot');"
+        f" return {expression}; }}"
+    )
+
+
+def round_step(step: float) -> bool:
+    """1, 2, 2.5 or 5 times a power of ten."""
+    magnitude = 10 ** math.floor(math.log10(step))
+    return any(math.isclose(step, f * magnitude, rel_tol=1e-9) for f in (1, 2, 2.5, 5, 10))
+
+
+def test_the_map_right_axis_ticks_are_round(page, live_app):
+    open_dashboard(page, live_app, "?view=map", graph=ids.MAP_GRAPH)
+    ticks = plotted(page, ids.MAP_GRAPH, "g._fullLayout.yaxis2._vals.map(v => v.x)")
+    labels = plotted(page, ids.MAP_GRAPH, "g._fullLayout.yaxis2._vals.map(v => v.text)")
+    steps = {round(b - a, 6) for a, b in itertools.pairwise(ticks)}
+    assert len(ticks) >= 3 and len(steps) == 1, (ticks, labels)
+    (step,) = steps
+    assert round_step(step), labels
+    assert all(math.isclose(t / step, round(t / step), abs_tol=1e-9) for t in ticks), labels
+    curves = plotted(page, ids.MAP_GRAPH, "g.data.filter(t => t.yaxis === 'y2').length")
+    assert curves == 2
+
+
+@pytest.mark.parametrize(
+    ("view", "graph"), [("timeline", ids.TIMELINE_GRAPH), ("map", ids.MAP_GRAPH)]
+)
+def test_on_a_phone_the_chart_toolbar_never_covers_the_legend(page, live_app, view, graph):
+    page.set_viewport_size(PHONE)
+    open_dashboard(page, live_app, f"?view={view}", graph=graph)
+    page.wait_for_timeout(300)  # the chart settles at its box's size
+    box = page.locator(f"#{graph} .js-plotly-plot").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # shows the toolbar
+    legend = page.locator(f"#{graph} .legend").bounding_box()
+    toolbar = page.locator(f"#{graph} .modebar").bounding_box()
+    assert legend and toolbar and toolbar["width"] > 0
+    apart = (
+        toolbar["y"] + toolbar["height"] <= legend["y"]
+        or legend["y"] + legend["height"] <= toolbar["y"]
+        or toolbar["x"] + toolbar["width"] <= legend["x"]
+        or legend["x"] + legend["width"] <= toolbar["x"]
+    )
+    assert apart, (legend, toolbar)
+
+
+def test_time_price_at_24h_ends_at_now(page, live_app):
+    open_dashboard(page, live_app, "?view=timeline&range=24h", graph=ids.TIMELINE_GRAPH)
+    page.wait_for_timeout(300)
+    end_ms = plotted(
+        page, ids.TIMELINE_GRAPH, "Date.parse(g._fullLayout.xaxis.range[1].replace(' ', 'T') + 'Z')"
+    )
+    now_ms = time.time() * 1000
+    assert now_ms - 60_000 <= end_ms <= now_ms + 15 * 60_000 + 60_000  # one 15-minute candle
+
+
+def test_the_laptop_page_fits_a_900_px_window_in_every_view(page, live_app):
+    open_dashboard(page, live_app)
+    for label, view, graph in (
+        (None, "heatmap", ids.HEATMAP_GRAPH),
+        ("Time × price", "timeline", ids.TIMELINE_GRAPH),
+        ("Liquidation map", "map", ids.MAP_GRAPH),
+        ("Table", "table", None),
+    ):
+        if label:
+            show_view(page, label, view, graph)
+        height = page.evaluate("() => document.documentElement.scrollHeight")
+        assert height == LAPTOP["height"], (view, height)
+        chart = page.locator(f"#{graph} .js-plotly-plot").bounding_box() if graph else None
+        assert chart is None or chart["height"] > 500  # the view takes the room that is left
+    assert page.inner_text(f"#{ids.OUTAGE}") == ""  # the feed is live: no banner
+
+
+def test_one_cluster_is_one_cluster(page, live_app):
+    open_dashboard(page, live_app, "?view=table&symbol=1000PEPEUSDT", graph=None)
+    page.wait_for_selector(f"#{ids.TABLE_CAPTION}:has-text('1 cluster of 1000PEPEUSDT ·')")
