@@ -8,7 +8,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
-from api.openapi import SPEC_PATH
+from api.spec import SPEC_PATH
 
 api_schema = schemathesis.pytest.from_fixture("fuzz_schema")
 
