@@ -56,12 +56,12 @@ def error_category(text: str) -> str:
     return OTHER
 
 
-def _dropped(key: str) -> bool:
-    return key in _DROPPED_NAMES or key.endswith(_DROPPED_SUFFIXES)
+def _dropped(key: Any) -> bool:
+    return key in _DROPPED_NAMES or (isinstance(key, str) and key.endswith(_DROPPED_SUFFIXES))
 
 
-def _is_free_text_error(key: str, value: Any) -> bool:
-    return isinstance(value, str) and (key == "error" or key.endswith("_error"))
+def _is_free_text_error(key: Any, value: Any) -> bool:
+    return isinstance(value, str) and (key == "error" or str(key).endswith("_error"))
 
 
 class PublicStatus:
@@ -72,23 +72,26 @@ class PublicStatus:
         self._logged: set[str] = set()
         self._lock = threading.Lock()
 
-    def __call__(self, tree: Any, where: str = "") -> Any:
+    def __call__(self, tree: Any) -> Any:
         if self.details:
             return tree
+        return self._public(tree)
+
+    def _public(self, tree: Any) -> Any:
         if isinstance(tree, list):
-            return [self(item, where) for item in tree]
+            return [self._public(item) for item in tree]
         if not isinstance(tree, Mapping):
             return tree
         out: dict[str, Any] = {}
         for key, value in tree.items():
-            name = str(key)
-            if _dropped(name):
-                continue
-            if _is_free_text_error(name, value):
-                self._log_once(f"{where}{name}", value)
+            if isinstance(value, Mapping | list):
+                if not _dropped(key):
+                    out[key] = self._public(value)
+            elif _is_free_text_error(key, value):
+                self._log_once(key, value)
                 out[key] = error_category(value)
-            else:
-                out[key] = self(value, f"{where}{name}.")
+            elif not _dropped(key):
+                out[key] = value
         return out
 
     def _log_once(self, where: str, text: str) -> None:

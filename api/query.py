@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, TypeVar, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.fields import FieldInfo
@@ -91,14 +91,10 @@ def allowed(field: FieldInfo) -> str:
 
 
 def _choices(annotation: Any) -> tuple[str, ...]:
+    """The words of a ``Literal[...]`` field (also inside ``Literal[...] | None``)."""
     for arg in (annotation, *get_args(annotation)):
-        values = get_args(arg)
-        if (
-            values
-            and all(isinstance(v, str) for v in values)
-            and str(arg).startswith(("typing.Literal", "Literal"))
-        ):
-            return values
+        if get_origin(arg) is Literal:
+            return get_args(arg)
     return ()
 
 
