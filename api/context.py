@@ -13,6 +13,8 @@ from flask import current_app
 
 from api.caching import BodyCache
 from api.envelope import ApiError
+from api.public_status import PublicStatus
+from api.secret import SecretKey
 from api.settings import ApiSettings
 from heatmap_engine.history.sqlite_store import SqliteStore
 from heatmap_engine.service import HeatmapService
@@ -30,6 +32,8 @@ class ApiContext:
     api_settings: ApiSettings
     bodies: BodyCache
     clock_ms: Callable[[], int]
+    secret: SecretKey  # signs what the API hands out to come back (cursors)
+    public: PublicStatus  # the rule that makes a status tree public
 
 
 def current_context() -> ApiContext:

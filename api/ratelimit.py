@@ -1,9 +1,16 @@
-"""Per-client-IP rate limit on the API (flask-limiter), answering 429 with the JSON envelope.
+"""Per-client-IP rate limit (flask-limiter), answering 429 with the JSON envelope.
+
+One budget per client covers the API and the dashboard's callback route
+(``/_dash-update-component``, which computes figures on request): a page cannot be used to get
+around the API's limit.
 
 The client's address is the socket peer, unless that peer is one of ``HEATMAP_TRUSTED_PROXIES``:
 then ``X-Forwarded-For`` is read from the right, skipping trusted proxies, and the first address
 that is not one is the client (nginx's ``real_ip_recursive``). A client talking to the server
-directly cannot choose its own key with a made-up header.
+directly cannot choose its own key with a made-up header. A trusted address is trusted whoever
+uses it: any local process that can connect from it (on Linux, any process can bind any address
+of 127.0.0.0/8) may name its own client address, so trust only the address the proxy connects
+from (the shipped nginx site connects from 127.0.0.2 for that reason).
 """
 
 from __future__ import annotations
@@ -65,11 +72,14 @@ def _breach_response(limit: RequestLimit) -> Response:
     )
 
 
+DASH_CALLBACK_ROUTE = "_dash-update-component"
+
+
 def install_limiter(
     server: Flask, blueprint: Blueprint, settings: ApiSettings, exempt_endpoints: tuple[str, ...]
 ) -> Limiter | None:
-    """One budget per client across ``blueprint``'s routes, except ``exempt_endpoints`` (health,
-    polled by load balancers) and CORS preflights."""
+    """One budget per client across ``blueprint``'s routes and Dash's callback route, except
+    ``exempt_endpoints`` (health, polled by load balancers) and CORS preflights."""
     if not settings.rate_limit:
         return None
     limiter = Limiter(
@@ -83,5 +93,9 @@ def install_limiter(
     def exempt() -> bool:
         return request.method == "OPTIONS" or request.endpoint in exempt_endpoints
 
-    limiter.shared_limit(settings.rate_limit, scope="api", exempt_when=exempt)(blueprint)
+    shared = limiter.shared_limit(settings.rate_limit, scope="api", exempt_when=exempt)
+    shared(blueprint)
+    for endpoint, view in list(server.view_functions.items()):
+        if endpoint.endswith(DASH_CALLBACK_ROUTE):
+            server.view_functions[endpoint] = shared(view)
     return limiter

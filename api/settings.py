@@ -9,12 +9,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from limits import parse_many
 
 from heatmap_engine.config import PREFIX, ConfigError, read_env
+from heatmap_engine.config import _bool as _flag
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _ORIGIN = re.compile(
@@ -90,6 +91,10 @@ class ApiSettings:
     api_max_age: int = 2
     api_cache_size: int = 4096
     api_cache_timeout: int = 300
+    # Signs the liquidations cursors; empty: a key generated once into HEATMAP_DATA_DIR (0600)
+    secret_key: str = field(default="", repr=False)
+    # Show file paths and raw error text in /api/stats (for an operator; off for the public)
+    stats_details: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
@@ -101,6 +106,17 @@ class ApiSettings:
         return self.cors_origins == ("*",)
 
 
+def _secret(name: str, raw: str) -> str:
+    value = raw.strip()
+    if value and len(value) < 16:
+        raise ConfigError(
+            f"{PREFIX}{name.upper()} is too short to be a secret: use at least 16 characters "
+            "(e.g. the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`), "
+            "or leave it empty to have one generated into HEATMAP_DATA_DIR"
+        )
+    return value
+
+
 _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "cors_origins": _origins,
     "rate_limit": _rate_limit,
@@ -108,4 +124,6 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "api_max_age": _int(0, 86_400),
     "api_cache_size": _int(16, 1_000_000),
     "api_cache_timeout": _int(1, 86_400),
+    "secret_key": _secret,
+    "stats_details": _flag,
 }

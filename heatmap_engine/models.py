@@ -1,7 +1,8 @@
 """Normalised, immutable types that flow through the engine.
 
 Times are UTC epoch milliseconds (integers) everywhere inside the engine; they become ISO 8601
-strings with an explicit offset only when a snapshot is serialised.
+strings with an explicit offset only in the API layer (``api.resources``), which owns every JSON
+field name.
 """
 
 from __future__ import annotations
@@ -83,21 +84,6 @@ class Candle:
     trades: int
     closed: bool = True
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "open_time": iso_utc(self.open_time_ms),
-            "open_time_ms": self.open_time_ms,
-            "open": self.open,
-            "high": self.high,
-            "low": self.low,
-            "close": self.close,
-            "volume": self.volume,
-            "quote_volume": self.quote_volume,
-            "taker_buy_volume": self.taker_buy_volume,
-            "trades": self.trades,
-            "closed": self.closed,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class OpenInterest:
@@ -139,21 +125,6 @@ class Cluster:
     last_updated_ms: int
     price_low: float
     price_high: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "price_level": self.price_level,
-            "side": self.side,
-            "liquidation_count": self.liquidation_count,
-            "total_notional": self.total_notional,
-            "strength": self.strength,
-            "distance_from_price": self.distance_from_price,
-            "cluster_id": self.cluster_id,
-            "last_updated": iso_utc(self.last_updated_ms),
-            "weighted_notional": self.weighted_notional,
-            "price_low": self.price_low,
-            "price_high": self.price_high,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,18 +171,3 @@ class Snapshot:
                 or c.distance_from_price <= max_distance
             )
         ]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "symbol": self.symbol,
-            "version": self.version,
-            "current_price": self.current_price,
-            "price_time": iso_utc(self.price_time_ms),
-            "clusters": [c.to_dict() for c in self.clusters],
-            "timestamp": iso_utc(self.computed_at_ms),
-            "total_clusters": len(self.clusters),
-            "events_in_window": self.events_in_window,
-            "notional_in_window": self.notional_in_window,
-            "window_minutes": self.window_minutes,
-            "min_cluster_size": self.min_cluster_size,
-        }

@@ -79,7 +79,9 @@ class SymbolResolver:
 
     def resolve(self, text: str) -> str | None:
         """The contract for what a person typed, or None if nothing in the universe matches."""
-        if not isinstance(text, str):
+        if not isinstance(text, str) or not text.isascii():
+            # ASCII only, before upper(): Unicode case mapping turns "ſ" (long s) into "S" and
+            # "ﬀ" into "FF", so "ETHUſDT" would otherwise name ETHUSDT
             return None
         cleaned = _SEPARATORS.sub("", text).upper()
         if cleaned.endswith("PERP"):

@@ -20,7 +20,7 @@ import schemathesis
 from binance_frames import force_order, mark_price
 from helpers import wait_until
 
-from api.openapi import build_spec
+from api.resources.meta import spec_document
 from api.settings import ApiSettings
 from app import create_app
 from heatmap_engine.config import Settings
@@ -281,7 +281,7 @@ def client(make_client):
 
 @pytest.fixture(scope="session")
 def spec() -> dict[str, Any]:
-    return build_spec()
+    return spec_document()
 
 
 @pytest.fixture(scope="session")

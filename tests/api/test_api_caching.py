@@ -7,7 +7,7 @@ import pytest
 from binance_frames import force_order
 
 from api.caching import body_etag
-from api.routes import EXTENSION
+from api.context import EXTENSION
 from heatmap_engine.exchanges import binance
 from heatmap_engine.service import HeatmapService
 

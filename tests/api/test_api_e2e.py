@@ -65,6 +65,10 @@ def server(exchange, tmp_path) -> Iterator[tuple[str, subprocess.Popen]]:
         HEATMAP_UPDATE_INTERVAL="0.2",
         HEATMAP_DATA_DIR=str(tmp_path / "data"),
         HEATMAP_LOG_LEVEL="INFO",
+        # the prices come from the published market only: on a loaded machine the wait for the
+        # backfill can outlast the default 10 s, and the REST fallback would then replace them
+        # with the fake's own premiumIndex prices (PEPE at 0.01, its clusters then 18 % away)
+        HEATMAP_PRICE_STALE_SECONDS="3600",
     )
     log = (tmp_path / "app.log").open("wb")
     proc = subprocess.Popen(

@@ -9,7 +9,7 @@ import random
 import pytest
 from helpers import wait_until
 
-from api.payloads import heatmap_payload
+from api.resources.heatmap import heatmap_payload
 from heatmap_engine.config import Settings
 from heatmap_engine.engine import Engine
 from heatmap_engine.models import Liquidation, MarkPrice, iso_utc

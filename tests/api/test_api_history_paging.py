@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from api.routes import EXTENSION
+from api.context import EXTENSION
+from api.resources.candles import candle_record
 from heatmap_engine.models import Candle, Liquidation
 
 MINUTE = 60_000
@@ -155,7 +156,7 @@ def test_1m_candles_and_open_interest_page_through_next_start(
     candles = follow(
         history_client, f"/api/candles/BTCUSDT?limit=1000&start=2000-01-01&end={end}", "candles"
     )
-    assert candles == [c.to_dict() for c in store.candles("BTCUSDT", "1m", 0, end, 10_000)]
+    assert candles == [candle_record(c) for c in store.candles("BTCUSDT", "1m", 0, end, 10_000)]
     assert len(candles) == stored.candles
     points = follow(
         history_client,

@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from werkzeug.datastructures import MultiDict
 
-from api.cursor import LiquidationQuery, decode_cursor, encode_cursor, liquidation_query
 from api.envelope import ApiError
-from api.history_params import CANDLE_INTERVAL, LIQUIDATION_LIMIT, SIDE_FILTER, time_range
-from api.history_payloads import candle_page
-from api.time_params import MAX_TIME_MS, MIN_TIME_MS, TIME_PATTERN, parse_time
+from api.query import parse_query
+from api.resources.candles import CandlesQuery, candle_page
+from api.resources.liquidation_cursor import CursorCodec, LiquidationQuery, liquidation_query
+from api.resources.liquidations import LiquidationsQuery
+from api.times import MAX_TIME_MS, MIN_TIME_MS, TIME_PATTERN, parse_time, time_range
 from heatmap_engine.models import Candle
 
 T = 1_769_601_600_000  # 2026-01-28T12:00:00Z
@@ -80,23 +82,40 @@ def test_every_iso_form_of_an_instant_is_that_instant(moment, offset_minutes):
         assert parse_time("at", text) == expected, text
 
 
-@given(st.from_regex(TIME_PATTERN))
-def test_whatever_the_spec_pattern_allows_is_read_as_a_time_or_refused_for_its_value(raw):
-    """The spec's pattern is the server's grammar: a match is never refused as "not a time"."""
-    if raw.endswith("\n"):  # Python's $ also matches before a final newline; the server doesn't
-        return
-    try:
-        parse_time("at", raw)
-    except ApiError as exc:
-        assert "is not a time" not in exc.message
+GRAMMAR = TIME_PATTERN.removeprefix("^").removesuffix("$")
+
+
+@given(st.from_regex(GRAMMAR, fullmatch=True))
+def test_whatever_the_spec_pattern_allows_is_a_time_in_the_window(raw):
+    """The spec's pattern is exactly the server's grammar: every match is accepted (no date
+    that does not exist, no epoch number out of range), as an instant inside the window."""
+    assert MIN_TIME_MS <= parse_time("at", raw) <= MAX_TIME_MS
 
 
 @given(st.text(max_size=40))
-def test_text_outside_the_spec_pattern_is_not_a_time(raw):
-    if re.fullmatch(TIME_PATTERN.strip("^$"), raw):
+def test_text_outside_the_spec_pattern_is_refused(raw):
+    if re.fullmatch(GRAMMAR, raw):
         return
-    with pytest.raises(ApiError, match="not a time"):
+    with pytest.raises(ApiError, match="allowed: an ISO 8601 time"):
         parse_time("at", raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "valid"),
+    [("2024-02-29", True), ("2000-02-29", True), ("2400-02-29T00:00Z", True),
+     ("2100-02-29", False), ("2026-02-29", False), ("2026-04-31", False), ("2026-12-31", True),
+     ("2026-01-28T23:59:59.999999999-23:59", True), ("2026-01-28T12:00+24:00", False),
+     ("2026-01-28T12:60", False), ("2026-01-28T12:00:60", False), ("946684800000", True),
+     ("946684799999", False), ("253402300799999", True), ("253402300800000", False),
+     ("0946684800000", False)],
+)  # fmt: skip
+def test_the_pattern_knows_the_calendar_and_the_window(raw, valid):
+    assert bool(re.fullmatch(GRAMMAR, raw)) is valid
+
+
+def test_an_offset_past_the_window_reads_as_its_end():
+    assert parse_time("at", "2000-01-01T00:30%2B01:00".replace("%2B", "+")) == MIN_TIME_MS
+    assert parse_time("at", "9999-12-31T23:59:59-05:00") == MAX_TIME_MS
 
 
 def test_a_range_defaults_to_the_last_day_and_must_not_be_empty():
@@ -107,37 +126,51 @@ def test_a_range_defaults_to_the_last_day_and_must_not_be_empty():
             time_range(start, end, 0)
 
 
+def _liquidations(**args: str) -> LiquidationsQuery:
+    return parse_query(LiquidationsQuery, MultiDict(args))
+
+
 def test_enums_and_limits_are_exact():
-    assert SIDE_FILTER.parse({}) is None and SIDE_FILTER.parse({"side": "short"}) == "short"
-    assert CANDLE_INTERVAL.parse({}) == "1m" and LIQUIDATION_LIMIT.parse({}) == 1000
-    assert LIQUIDATION_LIMIT.parse({"limit": "5000"}) == 5000
-    for raw in ("0", "5001", "+5", "1e3", " 5", "5.0", "", "99999999999"):
+    assert _liquidations().side is None and _liquidations(side="short").side == "short"
+    assert parse_query(CandlesQuery, MultiDict()).interval == "1m"
+    assert _liquidations().limit == 1000 and _liquidations(limit="5000").limit == 5000
+    for raw in ("0", "5001", "+5", "1e3", " 5", "5.0", "", "99999999999", "５"):
         with pytest.raises(ApiError, match="limit"):
-            LIQUIDATION_LIMIT.parse({"limit": raw})
+            _liquidations(limit=raw)
     for raw in ("Long", "long ", "", "both"):
         with pytest.raises(ApiError, match="long, short"):
-            SIDE_FILTER.parse({"side": raw})
+            _liquidations(side=raw)
 
 
 QUERY = LiquidationQuery("BTCUSDT", T - 86_400_000, T, "long", 2500.0)
+KEY = b"a test key, not the server's"
+CODEC = CursorCodec(lambda: KEY)
 
 
 def test_a_cursor_carries_its_query_and_keyset():
-    assert decode_cursor(encode_cursor(QUERY, (T - 5, 42))) == (QUERY, (T - 5, 42))
-    query, after = liquidation_query("BTCUSDT", {"cursor": encode_cursor(QUERY, (T - 5, 42))}, 0)
+    assert CODEC.decode(CODEC.encode(QUERY, (T - 5, 42))) == (QUERY, (T - 5, 42))
+    query, after = liquidation_query(
+        "BTCUSDT", {}, CODEC.decode(CODEC.encode(QUERY, (T - 5, 42))), 0
+    )
     assert (query, after) == (QUERY, (T - 5, 42))
-    fresh, none = liquidation_query("BTCUSDT", {"min_notional": "2500"}, T)
+    fresh, none = liquidation_query("BTCUSDT", {"min_notional": 2500.0}, None, T)
     assert none is None and fresh == LiquidationQuery("BTCUSDT", T - 86_400_000, T, None, 2500.0)
+
+
+def test_a_cursor_of_another_key_is_not_one_of_ours():
+    other = CursorCodec(lambda: b"another server's key").encode(QUERY, (T - 5, 42))
+    with pytest.raises(ApiError, match="not a cursor this server issued"):
+        CODEC.decode(other)
 
 
 @given(st.data())
 def test_no_edit_of_a_cursor_turns_it_into_another_page(data):
-    cursor = encode_cursor(QUERY, (T - 5, 42))
+    cursor = CODEC.encode(QUERY, (T - 5, 42))
     i = data.draw(st.integers(min_value=0, max_value=len(cursor) - 1))
-    char = data.draw(st.sampled_from("AQgw_-09azZ"))
+    char = data.draw(st.sampled_from("AQgw_-09azZ."))
     edited = cursor[:i] + char + cursor[i + 1 :]
     try:
-        assert decode_cursor(edited) == (QUERY, (T - 5, 42))  # only padding bits changed
+        assert CODEC.decode(edited) == (QUERY, (T - 5, 42))  # only padding bits changed
     except ApiError as exc:
         assert exc.status == 400 and "not a cursor this server issued" in exc.message
 

@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from api.history_payloads import LIQUIDATION_FIELDS
+from api.resources.liquidations import LIQUIDATION_FIELDS
 from heatmap_engine.candles import INTERVAL_MS
 from heatmap_engine.config import Settings
 from heatmap_engine.service import HeatmapService

@@ -5,11 +5,17 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from werkzeug.datastructures import MultiDict
 
 from api.envelope import ApiError
-from api.params import BEST_PARAMS, HEATMAP_PARAMS, MAX_DISTANCE, MIN_STRENGTH, parse_all
+from api.query import parse_query
+from api.resources.heatmap import BestQuery, HeatmapQuery
 from heatmap_engine.best import best_score, choose_best
 from heatmap_engine.models import Cluster
+
+
+def _heatmap(**args: str) -> HeatmapQuery:
+    return parse_query(HeatmapQuery, MultiDict(args))
 
 
 @pytest.mark.parametrize(
@@ -25,32 +31,45 @@ from heatmap_engine.models import Cluster
     ],
 )
 def test_min_strength_accepts_plain_numbers_in_range(raw, expected):
-    assert MIN_STRENGTH.parse({"min_strength": raw}) == expected
+    assert _heatmap(min_strength=raw).min_strength == expected
 
 
 @pytest.mark.parametrize(
-    "raw", ["", " ", "abc", "1.5", "-0.1", "nan", "inf", "0x1", "1_0", "0.5 ", "1,0", "true"]
-)
+    "raw",
+    ["", " ", "abc", "1.5", "-0.1", "nan", "inf", "0x1", "1_0", "0.5 ", "1,0", "true",
+     "０.5", "٠.5", "0.５", "1e5٠"],
+)  # fmt: skip
 def test_min_strength_rejects_everything_else(raw):
+    """ASCII digits only: Python's float() would read fullwidth or Arabic-Indic digits."""
     with pytest.raises(ApiError) as info:
-        MIN_STRENGTH.parse({"min_strength": raw})
+        _heatmap(min_strength=raw)
     assert info.value.status == 400 and "min_strength" in info.value.message
 
 
 @pytest.mark.parametrize("raw", ["0", "-1", "0.0", "-0", "1e400", "NaN", "ten"])
 def test_max_distance_must_be_a_positive_finite_number(raw):
     with pytest.raises(ApiError, match="max_distance"):
-        MAX_DISTANCE.parse({"max_distance": raw})
+        _heatmap(max_distance=raw)
 
 
 def test_defaults_follow_the_seed():
-    assert parse_all(HEATMAP_PARAMS, {}) == {"min_strength": 0.0, "max_distance": 10.0}
-    assert parse_all(BEST_PARAMS, {}) == {"min_strength": 0.6, "max_distance": 10.0}
+    assert _heatmap().model_dump() == {"min_strength": 0.0, "max_distance": 10.0, "at": None}
+    best = parse_query(BestQuery, MultiDict())
+    assert (best.min_strength, best.max_distance) == (0.6, 10.0)
+
+
+def test_a_repeated_parameter_is_refused_by_name():
+    args = MultiDict([("min_strength", "0.2"), ("max_distance", "5"), ("min_strength", "0.9")])
+    with pytest.raises(ApiError) as info:
+        parse_query(HeatmapQuery, args)
+    assert info.value.status == 400 and "'min_strength' is given 2 times" in info.value.message
+    unknown = MultiDict([("utm", "a"), ("utm", "b")])  # a parameter the route does not read
+    assert parse_query(HeatmapQuery, unknown) == _heatmap()
 
 
 @given(st.floats(min_value=0, max_value=1))
 def test_every_float_in_range_round_trips(value):
-    assert MIN_STRENGTH.parse({"min_strength": repr(value)}) == value
+    assert _heatmap(min_strength=repr(value)).min_strength == value
 
 
 def _cluster(cluster_id: int, strength: float, distance: float | None, side="long") -> Cluster:

@@ -8,13 +8,16 @@ from pathlib import Path
 
 import pytest
 from openapi_spec_validator import validate
+from werkzeug.datastructures import MultiDict
 
-from api.cursor import CURSOR
-from api.history_params import AT, CANDLE_PARAMS, LIQUIDATION_PARAMS, OI_PARAMS
-from api.openapi import SPEC_PATH
-from api.params import BEST_PARAMS, HEATMAP_PARAMS
-from api.schemas import SEED_CLUSTER_FIELDS
+from api.envelope import ApiError
+from api.query import parse_query
+from api.resources.candles import CandlesQuery
+from api.resources.heatmap import SEED_CLUSTER_FIELDS, BestQuery, HeatmapQuery
+from api.resources.liquidations import LiquidationsQuery
+from api.resources.open_interest import OpenInterestQuery
 from api.settings import ApiSettings
+from api.spec import SPEC_PATH, TITLE
 from heatmap_engine.best import BEST_DEFINITION
 
 DOCS = Path(__file__).resolve().parents[2] / "README.md"
@@ -52,33 +55,45 @@ def test_seed_fields_are_required(spec):
     assert {"success", "best"} <= set(schemas["Best"]["required"])
 
 
-@pytest.mark.parametrize(
-    ("path", "params"),
-    [("/api/heatmap/{symbol}", HEATMAP_PARAMS), ("/api/heatmap/{symbol}/best", BEST_PARAMS)],
-)
-def test_parameters_are_the_validators_own(spec, path, params):
-    documented = {p["name"]: p for p in spec["paths"][path]["get"]["parameters"]}
-    for param in params:
-        schema = documented[param.name]["schema"]
-        assert schema["default"] == param.default
-        assert schema.get("minimum") == param.minimum
-        assert schema.get("maximum") == param.maximum
+QUERIES = [
+    ("/api/heatmap/{symbol}", HeatmapQuery),
+    ("/api/heatmap/{symbol}/best", BestQuery),
+    ("/api/liquidations/{symbol}", LiquidationsQuery),
+    ("/api/candles/{symbol}", CandlesQuery),
+    ("/api/open-interest/{symbol}", OpenInterestQuery),
+]
 
 
-@pytest.mark.parametrize(
-    ("path", "params"),
-    [
-        ("/api/heatmap/{symbol}", (*HEATMAP_PARAMS, AT)),
-        ("/api/heatmap/{symbol}/best", BEST_PARAMS),
-        ("/api/liquidations/{symbol}", (*LIQUIDATION_PARAMS, CURSOR)),
-        ("/api/candles/{symbol}", CANDLE_PARAMS),
-        ("/api/open-interest/{symbol}", OI_PARAMS),
-    ],
-)
-def test_query_parameters_are_exactly_the_validators(spec, path, params):
-    documented = {p["name"]: p for p in spec["paths"][path]["get"]["parameters"]
-                  if p["in"] == "query"}  # fmt: skip
-    assert documented == {p.name: p.openapi() for p in params}
+def _documented(spec, path: str) -> dict[str, dict]:
+    return {p["name"]: p for p in spec["paths"][path]["get"]["parameters"] if p["in"] == "query"}
+
+
+@pytest.mark.parametrize(("path", "model"), QUERIES)
+def test_query_parameters_are_exactly_the_validators(spec, path, model):
+    """Same names in the same order, the model's defaults, and bounds the validator enforces:
+    a value just past a documented bound is refused, the bound itself accepted."""
+    documented = _documented(spec, path)
+    assert list(documented) == list(model.model_fields)
+    for name, parameter in documented.items():
+        schema, default = parameter["schema"], model.model_fields[name].default
+        assert schema.get("default") == default
+        assert "Allowed:" in parameter["description"] or "pattern" in schema, name
+        for bound, step in (("minimum", -1e-9), ("maximum", 1e-9)):
+            if bound not in schema:
+                continue
+            edge = schema[bound]
+            exclusive = bound == "minimum" and schema.get("exclusiveMinimum") is True
+            with pytest.raises(ApiError):
+                parse_query(model, MultiDict({name: repr(edge + (step if schema["type"] ==
+                            "number" else step * 1e9))}))  # fmt: skip
+            if not exclusive:
+                parse_query(model, MultiDict({name: str(edge)}))
+
+
+def test_the_docs_title_is_plain_ascii(spec):
+    """Fonts without "Ⓢ" show the title too; the description keeps the proper name."""
+    assert spec["info"]["title"] == TITLE and TITLE.isascii()
+    assert "USDⓈ-M" in spec["info"]["description"]
 
 
 def test_docs_page_is_served_from_this_server(client):

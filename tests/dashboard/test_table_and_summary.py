@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from api.payloads import best_payload, heatmap_payload
+from api.resources.heatmap import best_payload, heatmap_payload
 from dashboard import theme
 from dashboard.summary import FEED_STATES, as_of, feed_status, stats
 from dashboard.table import (

@@ -50,6 +50,14 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
     raise AssertionError(f"port {port} did not open")
 
 
+def trusted_proxy() -> str:
+    """The address the shipped systemd unit trusts (the nginx site's proxy_bind)."""
+    unit = (ROOT / "deploy" / "liquidation-heatmap.service").read_text()
+    trusted = unit.split("HEATMAP_TRUSTED_PROXIES=")[1].split()[0]
+    assert f"proxy_bind {trusted};" in SITE.read_text()
+    return trusted
+
+
 def nginx_conf(tmp: Path, listen: int, upstream: int) -> Path:
     site = SITE.read_text()
     assert "listen 80;" in site and "server 127.0.0.1:8004;" in site and CACHE_DIR in site
@@ -80,7 +88,7 @@ def stack(tmp_path):
     env.update(
         HEATMAP_BINANCE_WS_URL=fake.ws_market_base, HEATMAP_BINANCE_REST_URL=fake.rest_base,
         HEATMAP_DATA_DIR=str(tmp_path / "data"), HEATMAP_UPDATE_INTERVAL="0.2",
-        HEATMAP_RATE_LIMIT="5/minute", HEATMAP_TRUSTED_PROXIES="127.0.0.1",
+        HEATMAP_RATE_LIMIT="5/minute", HEATMAP_TRUSTED_PROXIES=trusted_proxy(),
         HEATMAP_API_MAX_AGE="1",
     )  # fmt: skip
     logs = (tmp_path / "gunicorn.log").open("wb")
@@ -96,7 +104,7 @@ def stack(tmp_path):
         proxy = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(conf)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
         wait_port(proxy_port, proxy)
-        yield f"http://127.0.0.1:{proxy_port}"
+        yield f"http://127.0.0.1:{proxy_port}", f"http://127.0.0.1:{app_port}"
     finally:
         for proc in (proxy, app):
             if proc is not None:
@@ -107,6 +115,7 @@ def stack(tmp_path):
 
 
 def test_page_api_and_revalidation_through_nginx(stack):
+    stack, _ = stack
     page = requests.get(f"{stack}/liquidation-heatmap", timeout=10)
     assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
     first = requests.get(f"{stack}/api/heatmap/BTCUSDT", timeout=10)
@@ -121,6 +130,7 @@ def test_page_api_and_revalidation_through_nginx(stack):
 
 
 def test_a_forged_x_forwarded_for_does_not_dodge_the_rate_limit(stack):
+    stack, _ = stack
     statuses = []
     for i in range(8):
         forged = {"X-Forwarded-For": f"203.0.113.{i}"}
@@ -143,6 +153,7 @@ def test_the_api_is_micro_cached_and_revalidated(stack):
     """A second request within the app's max-age is nginx's (HIT, the same body); once it
     expires, nginx asks the app again with the ETag it holds (REVALIDATED on a 304) or takes
     the new body (EXPIRED), never serving a stale one for long."""
+    stack, _ = stack
     url = f"{stack}/api/heatmap/ETHUSDT?max_distance=7"
     first = get(url)
     assert first.status_code == 200 and first.headers["X-Cache-Status"] == "MISS"
@@ -163,6 +174,7 @@ def test_the_api_is_micro_cached_and_revalidated(stack):
 
 
 def test_json_scripts_and_styles_are_gzipped_and_static_files_kept(stack):
+    stack, _ = stack
     api = requests.get(f"{stack}/api/stats", headers={"Accept-Encoding": "gzip"}, timeout=10,
                        stream=True)  # fmt: skip
     raw = api.raw.read()
@@ -181,3 +193,15 @@ def test_json_scripts_and_styles_are_gzipped_and_static_files_kept(stack):
         assert again.headers["X-Cache-Status"] == "HIT" and again.content == first.content
     page = requests.get(f"{stack}/", headers={"Accept-Encoding": "gzip"}, timeout=10)
     assert "X-Cache-Status" not in page.headers  # the page itself is never cached here
+
+
+def test_a_local_process_is_not_the_trusted_proxy(stack):
+    """Straight to gunicorn from 127.0.0.1 (any local process), a made-up X-Forwarded-For is not
+    believed: only nginx's own address is trusted, so every try counts against 127.0.0.1."""
+    _, direct = stack
+    statuses = [
+        requests.get(f"{direct}/api/symbols", headers={"X-Forwarded-For": f"203.0.113.{i}"},
+                     timeout=10).status_code
+        for i in range(7)
+    ]  # fmt: skip
+    assert statuses == [200] * 5 + [429] * 2

@@ -1,0 +1,1 @@
+"""One module per resource a client asks for: its routes, parameter models and response shaping."""
