@@ -57,6 +57,12 @@ RATE_LIMITED = Reply(
 BAD_PARAMETER = Reply("A parameter is invalid; the error says what is allowed.", Error)
 UNKNOWN_SYMBOL = Reply("Unknown symbol.", Error)
 HISTORY_OFF = Reply("The server keeps no history (HEATMAP_HISTORY=0).", Error)
+# The app's own size limits (api.errors) answer every route before it is routed.
+SIZE_REPLIES = {
+    414: Reply("The request target (path and query) is longer than the server reads.", Error),
+    431: Reply("A request header, or all of them together, is larger than the server reads.",
+               Error),
+}  # fmt: skip
 
 
 def snapshot_replies(ok: Reply, history: bool = False) -> dict[int, Reply]:

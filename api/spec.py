@@ -24,6 +24,7 @@ from pydantic.json_schema import models_json_schema
 
 from api.operations import Operation, Reply, Resource
 from api.query import Query, allowed
+from api.schemas import SIZE_REPLIES
 from heatmap_engine.best import BEST_DEFINITION
 
 SPEC_PATH = "/api/openapi.json"
@@ -143,7 +144,8 @@ def _operation(operation: Operation) -> dict[str, Any]:
     parameters += query_parameters(operation.query)
     if operation.revalidates:
         parameters.append(IF_NONE_MATCH)
-    replies = {str(status): _reply(r) for status, r in operation.replies.items()}
+    documented = sorted({**SIZE_REPLIES, **operation.replies}.items())
+    replies = {str(status): _reply(reply) for status, reply in documented}
     out: dict[str, Any] = {"summary": operation.summary, "responses": replies}
     return {**out, "parameters": parameters} if parameters else out
 
