@@ -91,11 +91,12 @@ PRELOAD_REFUSED = (
 def create_server() -> Flask:
     """Gunicorn factory: ``gunicorn --workers 1 --threads 8 'app:create_server()'``; stops the
     engine at worker exit. A worker refused its data folder (another worker holds it, or it is
-    unusable) logs why and exits with status 3, on which gunicorn's master stops. A process
+    unusable), or given a bad setting, logs why in one line and exits with status 3, on which
+    gunicorn's master stops (rather than booting workers that fail again and again). A process
     forked after the engine started (``--preload``) exits the same way at once."""
     try:
         app = create_app()
-    except DataDirError as exc:
+    except (DataDirError, ConfigError) as exc:  # one line, and a master that stops
         log.error("%s", exc)
         raise SystemExit(EXIT_DATA_DIR) from None
     service: HeatmapService = app.server.extensions[SERVICE_EXTENSION]
