@@ -159,7 +159,11 @@ def _serve(args: argparse.Namespace) -> int:
         service = app.server.extensions[SERVICE_EXTENSION]
         demo = " (demo)" if market else ""
         log.info("serving on http://%s:%d%s", settings.host, settings.port, demo)
-        app.run(host=settings.host, port=settings.port, debug=False, use_reloader=False)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # a stop, as Ctrl-C is
+        try:
+            app.run(host=settings.host, port=settings.port, debug=False, use_reloader=False)
+        except KeyboardInterrupt:
+            log.info("interrupted: stopping")
     finally:
         if service is not None:
             stopped = service.stop(5.0)

@@ -28,6 +28,7 @@ from heatmap_engine.exchanges.binance_rest import BinanceRest, RestUnavailable
 from heatmap_engine.feed import LiveFeed
 from heatmap_engine.feed_group import FeedGroup
 from heatmap_engine.history.runtime import HistoryRuntime
+from heatmap_engine.history.writer import HistoryWriter
 from heatmap_engine.models import Snapshot
 from heatmap_engine.recording import Recorder
 from heatmap_engine.symbols import SymbolResolver, perpetuals_from_exchange_info
@@ -164,7 +165,7 @@ class HeatmapService:
             thread.join(left())
         failed += [f"thread {t.name} did not end" for t in self._threads if t.is_alive()]
         if self.history is not None and not self.history.stop(max(0.5, left())):
-            failed.append(_unwritten(self.history.writer.status()))
+            failed += _history_failure(self.history.writer)
         self._stopped = not failed
         if failed:
             log.error("stop incomplete after %.1fs: %s", timeout - left(), "; ".join(failed))
@@ -330,8 +331,11 @@ class HeatmapService:
         }
 
 
-def _unwritten(writer: dict[str, Any]) -> str:
-    """Why the history writer's stop failed, from its status."""
-    if writer.get("lost_at_stop"):
-        return f"{writer['lost_at_stop']} history items not written ({writer.get('last_error')})"
-    return "the history writer did not end"
+def _history_failure(writer: HistoryWriter) -> list[str]:
+    """Why the history writer's stop failed (a backfill that did not end says so itself)."""
+    if writer.alive:
+        return ["the history writer did not end"]
+    if writer.lost_at_stop:
+        cause = writer.status()["last_error"] or "time ran out"
+        return [f"{writer.lost_at_stop:,} history items not written ({cause})"]
+    return []

@@ -98,6 +98,12 @@ def open_data_dir(folder: str | Path, db_name: str) -> tuple[DataDirLock, Sqlite
     folder = Path(folder)
     lock = DataDirLock(folder)
     store: SqliteStore | None = None
+    if folder.exists() and not folder.is_dir():
+        raise DataDirError(
+            f"cannot keep history in {folder} (HEATMAP_DATA_DIR): it is a file, not a folder; "
+            "point HEATMAP_DATA_DIR at a folder",
+            "not_a_folder",
+        )
     try:
         folder.mkdir(parents=True, exist_ok=True)
         lock.acquire()

@@ -128,7 +128,7 @@ class HistoryRuntime:
         when everything queued was written and every step ended. The store stays open while
         its writer thread still runs (closing it under a write would fail that write)."""
         deadline = time.monotonic() + timeout
-        ok = self.stop_backfill(timeout)
+        ok = self.stop_backfill(0.0 if self._stop.is_set() else timeout)  # once is enough
         ok = self.writer.stop(max(0.5, deadline - time.monotonic())) and ok
         if self.writer.alive:
             log.error("history writer did not end: the store stays open until the process exits")

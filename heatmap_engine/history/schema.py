@@ -1,8 +1,12 @@
-"""The store's schema and its migrations, applied in order and recorded in ``user_version``."""
+"""The store's file: WAL journal, the schema and its migrations (applied in order, recorded in
+``user_version``)."""
 
 from __future__ import annotations
 
 import sqlite3
+import time
+
+from heatmap_engine.history.failures import classify
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
@@ -92,3 +96,18 @@ def _statements(script: str) -> list[str]:
     if pending.strip():
         raise ValueError(f"incomplete statement in a migration: {pending.strip()[:60]!r}")
     return statements
+
+
+def enter_wal(conn: sqlite3.Connection, patience: float = 5.0) -> None:
+    """``journal_mode=WAL``. Switching a fresh file needs its exclusive lock, and SQLite answers
+    "database is locked" at once (no busy wait) while another connection opens it too: wait
+    for that one, as a busy wait would."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if classify(exc) != "locked" or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)

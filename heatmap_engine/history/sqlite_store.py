@@ -11,15 +11,13 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
 
-from heatmap_engine.history.failures import classify
-from heatmap_engine.history.schema import migrate
+from heatmap_engine.history.schema import enter_wal, migrate
 from heatmap_engine.models import LONG, SHORT, Candle, Liquidation, MarkPrice, OpenInterest
 
 SIDES = (LONG, SHORT)
@@ -60,21 +58,6 @@ class HistoryStore(Protocol):
     def close(self) -> None: ...
 
 
-def _enter_wal(conn: sqlite3.Connection, patience: float = 5.0) -> None:
-    """``journal_mode=WAL``. Switching a fresh file needs its exclusive lock, and SQLite answers
-    "database is locked" at once (no busy wait) while another connection opens it too: wait
-    for that one, as a busy wait would."""
-    deadline = time.monotonic() + patience
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if classify(exc) != "locked" or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
-
-
 def _liquidation(row: sqlite3.Row | tuple) -> Liquidation:
     _, exchange, symbol, side, price, qty, notional, event_ms, received_ms, status = row
     return Liquidation(
@@ -98,7 +81,7 @@ class SqliteStore:
             conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
         else:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            _enter_wal(conn)
+            enter_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: keeps the key index hot
         # the writer is the only writer of its folder: a lock held by another program (a

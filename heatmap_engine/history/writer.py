@@ -32,7 +32,6 @@ __all__ = ["Gap", "HistoryWriter", "Retention"]
 log = logging.getLogger(__name__)
 DAY_MS = 86_400_000
 Item = Liquidation | MarkPrice | Candle | tuple[str, OpenInterest] | Gap
-Entry = tuple[float | None, Any]  # (when it was queued, the item); None for a ledger gap
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +76,15 @@ class HistoryWriter:
         # a deque: append/popleft are atomic and lock-free, so submit() costs the engine thread
         # almost nothing; the bound is checked by hand
         self.max_queue = max_queue
-        self._pending: deque[Entry] = deque()
-        self._head: list[Entry] = []  # taken from the queue, not yet committed: retried first
+        self._pending: deque[Item] = deque()
+        self._head: list[Item] = []  # taken from the queue, not yet committed: retried first
+        self._held = 0  # len(self._head), kept by the writer thread for submit()'s bound
+        self._room = max_queue  # 0 once stopped
+        self._dropping = False  # a copy of losses.dropping, read on every submit
+        # when the queue was last taken empty: everything queued now came after it (the age
+        # of the oldest unwritten item, to within a commit interval, without a clock per item)
+        self._drained_at = clock()
+        self._head_since = self._drained_at
         self._stop = threading.Event()  # finish: write everything queued, then end
         self._abandon = threading.Event()  # end now: stop's time is up
         self._closed = False
@@ -97,23 +103,33 @@ class HistoryWriter:
     # -- producers (any thread) -------------------------------------------------------------
     def submit(self, item: Item) -> bool:
         """Queue ``item``; False when it was dropped (counted, and its span kept as a gap)."""
-        if len(self._pending) + len(self._head) < self.max_queue and not self._closed:
-            self._pending.append((self.clock(), item))
-            if self.losses.dropping:
-                self.losses.room_again()
+        # the hot path (the engine thread, every event): three loads, one append
+        if len(self._pending) + self._held < self._room:
+            self._pending.append(item)
+            if self._dropping:
+                self._room_again()
             return True
+        return self._lose(item)
+
+    def _lose(self, item: Item) -> bool:
         if self._closed:  # only a producer that outlived its own stop gets here
             if not self.lost_at_stop:
                 log.error("history writer is stopped: a %s submitted later is not stored",
                           kind_of(item))  # fmt: skip
             self.lost_at_stop += 1
             return False
-        return self.losses.lose(item, self.max_queue)
+        kept = self.losses.lose(item, self.max_queue)
+        self._dropping = self.losses.dropping
+        return kept
+
+    def _room_again(self) -> None:
+        self._dropping = False
+        self.losses.room_again()
 
     @property
     def queued(self) -> int:
         """Items submitted and not yet committed."""
-        return len(self._pending) + len(self._head)
+        return len(self._pending) + self._held
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> HistoryWriter:
@@ -132,6 +148,7 @@ class HistoryWriter:
         if self._stopped is not None:
             return self._stopped
         self.losses.close()  # the producers have stopped: an open run of drops becomes a gap
+        self._dropping = False
         self._stop.set()
         if self.thread is None and (self.queued or self.losses.waiting):
             self.start()  # never started, but items were queued: write them now
@@ -140,7 +157,7 @@ class HistoryWriter:
             if self.thread.is_alive():
                 self._abandon.set()
                 self.thread.join(2.0)  # an attempt in progress ends within SQLite's busy wait
-        self._closed = True
+        self._closed, self._room = True, 0
         left = self.queued + self.losses.waiting
         if left and not self.alive:
             self.lost_at_stop += left
@@ -175,31 +192,37 @@ class HistoryWriter:
         queue (oldest first) to ``batch_limit``."""
         if not self._head and not self._pending:
             self._stop.wait(self.commit_interval)
-        take = min(len(self._pending), self.batch_limit - len(self._head))
+        now, pending = self.clock(), self._pending
+        take = min(len(pending), self.batch_limit - len(self._head))
         if take > 0:
-            pending = self._pending
+            if not self._head:
+                self._head_since = self._drained_at
             self._head = self._head + [pending.popleft() for _ in range(take)]
+            self._held = len(self._head)
+        if not pending:
+            self._drained_at = now
 
     def _write_head(self) -> bool:
         """Commits the waiting gaps and the head batch; False when the store failed (what was
         not committed stays first in line)."""
         gaps = self.losses.take()
-        entries: list[Entry] = [(None, g) for g in gaps] + self._head
+        entries: list[Any] = [*gaps, *self._head]
         if not entries:
             return True
         done = self._commit(entries)
         self.losses.put_back(gaps[done:])
         self._head = self._head[max(0, done - len(gaps)) :]
+        self._held = len(self._head)
         if done < len(entries):
             return False
         self.health.succeeded(self.queued)
         return True
 
-    def _commit(self, entries: list[Entry]) -> int:
+    def _commit(self, entries: list[Any]) -> int:
         """Writes ``entries`` in one transaction; returns how many leading entries are done
         with (committed, or rejected as unstorable): fewer than all when the store failed."""
         started = time.perf_counter()
-        liqs, prices, candles, interest, gaps = _split(item for _, item in entries)
+        liqs, prices, candles, interest, gaps = _split(entries)
         try:
             inserted = self.store.write_batch(
                 liqs, prices, candles, interest, gaps=gaps,
@@ -210,12 +233,12 @@ class HistoryWriter:
                 self.health.failed(exc, self.queued)
                 return 0
             if len(entries) == 1:
-                self._reject(entries[0][1], exc)
+                self._reject(entries[0], exc)
                 return 1
             middle = len(entries) // 2
             done = self._commit(entries[:middle])
             return done if done < middle else middle + self._commit(entries[middle:])
-        counts = Counter(kind_of(item) for _, item in entries)
+        counts = Counter(kind_of(item) for item in entries)
         counts["liquidations"] = inserted  # new ones: a repeat (by natural key) is not counted
         self.written.update(counts)
         self.last_commit_at = time.time()
@@ -255,8 +278,7 @@ class HistoryWriter:
         return out
 
     def status(self) -> dict[str, Any]:
-        head, pending = self._head, self._pending
-        oldest = head[0][0] if head else (pending[0][0] if pending else None)
+        since = self._head_since if self._head else (self._drained_at if self._pending else None)
         health = self.health.status()
         if self._closed:
             health["state"] = "stopped"
@@ -268,7 +290,7 @@ class HistoryWriter:
             "queued": self.queued,
             "queue_capacity": self.max_queue,
             "queue_full": self.losses.dropping,
-            "oldest_queued_seconds": None if oldest is None else self.clock() - oldest,
+            "oldest_queued_seconds": None if since is None else self.clock() - since,
             "gaps_waiting": self.losses.waiting,
             "written": dict(self.written),
             "dropped": dict(self.losses.dropped),

@@ -10,6 +10,7 @@ root, elsewhere they skip, saying why.
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -220,6 +221,34 @@ def test_a_folder_the_user_may_not_write_is_refused_at_start(tmp_path):
 
 
 # -- stop --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("entry", ["python -m heatmap_engine", "app.py"])
+def test_a_stop_that_leaves_history_unwritten_says_so_and_exits_1(fake, tmp_path, entry):
+    with tmpfs(tmp_path / "data", "4m") as data_dir:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("HEATMAP_")}
+        environment.update(engine_env(fake, data_dir))
+        log_path = tmp_path / "service.log"
+        with log_path.open("w") as log_file:
+            child = subprocess.Popen(entry_points(tmp_path)[entry], cwd=ROOT, env=environment,
+                                     stdout=log_file, stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            assert fake.wait_for_subscribers(LIQ, timeout=60)
+            fill(data_dir)
+            base = wall_clock_ms()
+            frames = [force_order("BTCUSDT", "SELL", 60_000.0, quantity(i), base + i)
+                      for i in range(2000)]  # fmt: skip
+            fake.publish_many(LIQ, frames)
+            wait_until(lambda: "history store cannot write: disk full" in log_path.read_text())
+            child.send_signal(signal.SIGTERM)
+            assert child.wait(60) == 1
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        output = log_path.read_text()
+        assert "stop incomplete" in output and "history items not written (disk full)" in output
+        assert "Traceback" not in output, output
 
 
 def test_stop_while_the_writer_is_blocked_writes_everything_in_order(fake, tmp_path):
