@@ -24,8 +24,10 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import dash
 from dash import html
@@ -36,13 +38,14 @@ import layouts
 from api import register_api
 from api.settings import ApiSettings
 from heatmap_engine.config import ConfigError, Settings
-from heatmap_engine.history.data_dir import EXIT_DATA_DIR, DataDirError, reset_store
+from heatmap_engine.history.data_dir import EXIT_DATA_DIR, DataDirError, DataDirLock, reset_store
 from heatmap_engine.history.runtime import DB_NAME
 from heatmap_engine.service import HeatmapService
 
 log = logging.getLogger(__name__)
 
 SERVICE_EXTENSION = "heatmap"
+REFUSAL_LOCK_NAME = "heatmap.refusing.lock"  # held by the one worker that says "busy"
 ASSETS = Path(__file__).resolve().parent / "assets"
 
 
@@ -97,12 +100,28 @@ def create_server() -> Flask:
     try:
         app = create_app()
     except (DataDirError, ConfigError) as exc:  # one line, and a master that stops
-        log.error("%s", exc)
-        raise SystemExit(EXIT_DATA_DIR) from None
+        _refuse_worker(exc)
     service: HeatmapService = app.server.extensions[SERVICE_EXTENSION]
     atexit.register(service.stop, 5.0)
     os.register_at_fork(after_in_child=functools.partial(_refuse_forked_child, service))
     return app.server
+
+
+def _refuse_worker(exc: DataDirError | ConfigError) -> NoReturn:
+    """Says why, then exits 3. Of several workers refused a busy folder at once, only the first
+    exits: gunicorn's master stops on that exit, and a second exit 3 during its halt would end
+    it with a traceback and status 1 (gunicorn 27); the others wait for the master's SIGTERM."""
+    if isinstance(exc, DataDirError) and exc.cause == "busy" and exc.folder is not None:
+        first = DataDirLock(exc.folder, REFUSAL_LOCK_NAME)  # held until this process exits
+        try:
+            first.acquire()
+        except DataDirError:  # another worker is already saying it
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+                signal.signal(sig, signal.SIG_DFL)
+            time.sleep(10.0)  # well within gunicorn's worker timeout; then refuse anyway
+            raise SystemExit(EXIT_DATA_DIR) from None
+    log.error("%s", exc)
+    raise SystemExit(EXIT_DATA_DIR) from None
 
 
 def _refuse_forked_child(service: HeatmapService) -> None:

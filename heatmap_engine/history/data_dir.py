@@ -49,16 +49,17 @@ class DataDirError(Exception):
     """The data folder cannot be used; ``str()`` is the one message for the operator.
     ``cause`` is a key of ``failures.CAUSES``, or ``busy`` (another process holds it)."""
 
-    def __init__(self, message: str, cause: str):
+    def __init__(self, message: str, cause: str, folder: Path | None = None):
         super().__init__(message)
         self.cause = cause
+        self.folder = folder
 
 
 class DataDirLock:
     """An exclusive ``flock`` on ``<folder>/heatmap.lock`` holding the owner's pid."""
 
-    def __init__(self, folder: Path):
-        self.path = folder / LOCK_NAME
+    def __init__(self, folder: Path, name: str = LOCK_NAME):
+        self.path = folder / name
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -74,6 +75,7 @@ class DataDirLock:
                 f"the data folder {folder} (HEATMAP_DATA_DIR) is in use by another process "
                 f"(pid {holder}): {ONE_WORKER}",
                 "busy",
+                folder,
             ) from None
         except BaseException:
             os.close(fd)
@@ -98,13 +100,13 @@ def open_data_dir(folder: str | Path, db_name: str) -> tuple[DataDirLock, Sqlite
     folder = Path(folder)
     lock = DataDirLock(folder)
     store: SqliteStore | None = None
-    if folder.exists() and not folder.is_dir():
-        raise DataDirError(
-            f"cannot keep history in {folder} (HEATMAP_DATA_DIR): it is a file, not a folder; "
-            "point HEATMAP_DATA_DIR at a folder",
-            "not_a_folder",
-        )
     try:
+        if folder.exists() and not folder.is_dir():
+            raise DataDirError(
+                f"cannot keep history in {folder} (HEATMAP_DATA_DIR): it is a file, not a "
+                "folder; point HEATMAP_DATA_DIR at a folder",
+                "not_a_folder",
+            )
         folder.mkdir(parents=True, exist_ok=True)
         lock.acquire()
         _probe_room(folder)
