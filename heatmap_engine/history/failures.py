@@ -145,7 +145,7 @@ class WriteHealth:
                 None if self.failing_since is None else self.clock() - self.failing_since
             ),
             "failed_attempts": self.attempts,
-            "retry_in_seconds": self.retry_delay if self.failing else None,
+            "retry_delay_seconds": self.retry_delay if self.failing else None,
             "errors": dict(self.errors),
             "errors_total": sum(self.errors.values()),
         }
