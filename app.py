@@ -7,7 +7,11 @@ not to) starts the engine service. Nothing is built, started or bound at import 
     python app.py --demo [--speed 60]            # offline: a simulated market on loopback
     python app.py record --out frames.jsonl      # ingest and keep every raw frame
     python app.py replay frames.jsonl --speed 60 # a recording into a fresh store
-    gunicorn 'app:create_server()'               # production (see Procfile: one worker)
+    gunicorn --workers 1 --threads 8 'app:create_server()'   # production (see Procfile)
+
+One process ingests and writes history per data folder (``HEATMAP_DATA_DIR``): a second one (a
+second gunicorn worker, another ``app.py``) is refused at start with a message and exit status 3,
+as is an unusable folder; ``gunicorn --preload`` is refused too (see ``create_server``).
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ import atexit
 import dataclasses
 import functools
 import logging
-import shutil
+import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import dash
 from dash import html
@@ -32,12 +38,15 @@ import layouts
 from api import register_api
 from api.settings import ApiSettings
 from heatmap_engine.config import ConfigError, Settings
+from heatmap_engine.history.data_dir import EXIT_DATA_DIR, DataDirError, DataDirLock, reset_store
+from heatmap_engine.history.runtime import DB_NAME
 from heatmap_engine.service import HeatmapService
 
 log = logging.getLogger(__name__)
 
 SERVICE_EXTENSION = "heatmap"
 DEMO_MAX_LEAD_SECONDS = 10.0  # simulated seconds the demo market may run ahead of the data
+REFUSAL_LOCK_NAME = "heatmap.refusing.lock"  # held by the one worker that says "busy"
 ASSETS = Path(__file__).resolve().parent / "assets"
 
 
@@ -76,12 +85,52 @@ def create_app(
     return app
 
 
+PRELOAD_REFUSED = (
+    "gunicorn --preload is not supported: the app was built and its engine started in the "
+    "master process, so this worker has none of the engine's threads (exchange connection, "
+    "clusters, history writer) and would serve a frozen state. Run without --preload: "
+    "gunicorn --workers 1 --threads 8 'app:create_server()'\n"
+)
+
+
 def create_server() -> Flask:
-    """Gunicorn factory: ``gunicorn 'app:create_server()'``. Stops the engine at worker exit."""
-    app = create_app()
+    """Gunicorn factory: ``gunicorn --workers 1 --threads 8 'app:create_server()'``; stops the
+    engine at worker exit. A worker refused its data folder (another worker holds it, or it is
+    unusable), or given a bad setting, logs why in one line and exits with status 3, on which
+    gunicorn's master stops (rather than booting workers that fail again and again). A process
+    forked after the engine started (``--preload``) exits the same way at once."""
+    try:
+        app = create_app()
+    except (DataDirError, ConfigError) as exc:  # one line, and a master that stops
+        _refuse_worker(exc)
     service: HeatmapService = app.server.extensions[SERVICE_EXTENSION]
     atexit.register(service.stop, 5.0)
+    os.register_at_fork(after_in_child=functools.partial(_refuse_forked_child, service))
     return app.server
+
+
+def _refuse_worker(exc: DataDirError | ConfigError) -> NoReturn:
+    """Says why, then exits 3. Of several workers refused a busy folder at once, only the first
+    exits: gunicorn's master stops on that exit, and a second exit 3 during its halt would end
+    it with a traceback and status 1 (gunicorn 27); the others wait for the master's SIGTERM."""
+    if isinstance(exc, DataDirError) and exc.cause == "busy" and exc.folder is not None:
+        first = DataDirLock(exc.folder, REFUSAL_LOCK_NAME)  # held until this process exits
+        try:
+            first.acquire()
+        except DataDirError:  # another worker is already saying it
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+                signal.signal(sig, signal.SIG_DFL)
+            time.sleep(10.0)  # well within gunicorn's worker timeout; then refuse anyway
+            raise SystemExit(EXIT_DATA_DIR) from None
+    log.error("%s", exc)
+    raise SystemExit(EXIT_DATA_DIR) from None
+
+
+def _refuse_forked_child(service: HeatmapService) -> None:
+    """In a child forked while ``service`` runs: the threads stayed in the parent."""
+    if service.running:
+        os.write(2, PRELOAD_REFUSED.encode())
+        os._exit(EXIT_DATA_DIR)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -105,7 +154,8 @@ def _demo_service(settings: Settings, args: argparse.Namespace) -> tuple[Heatmap
     from market_sim.demo import start_demo_market
 
     demo_dir = Path(settings.data_dir) / "demo"
-    shutil.rmtree(demo_dir, ignore_errors=True)
+    if settings.history:
+        reset_store(demo_dir, DB_NAME)
     market = start_demo_market(
         seed=args.seed, speed=args.speed, prefill_minutes=args.prefill_minutes
     )
@@ -127,18 +177,25 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     market = None
     service = None
-    if getattr(args, "demo", False):
-        service, market = _demo_service(settings, args)
-    app = create_app(settings, service=service)
-    service = app.server.extensions[SERVICE_EXTENSION]
-    log.info("serving on http://%s:%d%s", settings.host, settings.port, " (demo)" if market else "")
+    stopped = True
     try:
-        app.run(host=settings.host, port=settings.port, debug=False, use_reloader=False)
+        if getattr(args, "demo", False):
+            service, market = _demo_service(settings, args)
+        app = create_app(settings, service=service)
+        service = app.server.extensions[SERVICE_EXTENSION]
+        demo = " (demo)" if market else ""
+        log.info("serving on http://%s:%d%s", settings.host, settings.port, demo)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # a stop, as Ctrl-C is
+        try:
+            app.run(host=settings.host, port=settings.port, debug=False, use_reloader=False)
+        except KeyboardInterrupt:
+            log.info("interrupted: stopping")
     finally:
-        service.stop(5.0)
+        if service is not None:
+            stopped = service.stop(5.0)
         if market is not None:
             market.stop()
-    return 0
+    return 0 if stopped else 1
 
 
 def _stop_on_signals() -> threading.Event:
@@ -151,9 +208,9 @@ def _stop_on_signals() -> threading.Event:
 def _record(args: argparse.Namespace) -> int:
     from heatmap_engine.cli import record
 
-    status = record(_settings(args), args.out, args.seconds, _stop_on_signals())
+    status, stopped = record(_settings(args), args.out, args.seconds, _stop_on_signals())
     print(f"recorded {status['feed'].get('frames', 0)} frames to {args.out}")
-    return 0
+    return 0 if stopped else 1
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -162,13 +219,16 @@ def _replay(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.data_dir:
         settings = dataclasses.replace(settings, data_dir=args.data_dir)
-    status = replay(settings, args.file, args.replay_speed, _stop_on_signals())
+    if not Path(args.file).is_file():
+        log.error("no recording at %s", args.file)
+        return 2
+    status, stopped = replay(settings, args.file, args.replay_speed, _stop_on_signals())
     engine = status["engine"]
     print(
         f"replayed {status['feed'].get('frames', 0)} frames: {engine['liquidations']} liquidations"
-        f" into {settings.data_dir}"
+        f" into {settings.data_dir}" + ("" if stopped else " (stop incomplete: see the log)")
     )
-    return 0
+    return 0 if stopped else 1
 
 
 def _add_server_options(parser: argparse.ArgumentParser, default: object = None) -> None:
@@ -226,6 +286,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         parser.error(str(exc))  # exits with status 2 and the variable's name in the message
         raise
+    except DataDirError as exc:  # one message naming HEATMAP_DATA_DIR and what to do
+        log.error("%s", exc)
+        return EXIT_DATA_DIR
 
 
 if __name__ == "__main__":

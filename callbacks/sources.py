@@ -81,14 +81,16 @@ def liquidations(service: HeatmapService, symbol: str, start_ms: int, end_ms: in
     return Points.from_tables(tables, end_ms)
 
 
-def feed(service: HeatmapService) -> tuple[str, float | None, float, float | None]:
-    """(state, seconds since the last frame, the silence limit, how far the data is behind)."""
+def feed(service: HeatmapService) -> tuple[str, float | None, float, float | None, list[str]]:
+    """(state, seconds since the last frame, the silence limit, how far the data is behind) of
+    the feed, and the service's problems beyond it (history not saved ...)."""
     status = service.source.status() if service.source is not None else {}
     return (
         service.feed_state(),
         status.get("seconds_since_last_frame"),
         service.settings.feed_silence_seconds,
         service.feed_lag_seconds(),
+        service.problems(),
     )
 
 

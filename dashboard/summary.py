@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dashboard import theme
@@ -89,10 +90,16 @@ def feed_status(
     seconds_since_frame: float | None,
     silence_seconds: float,
     lag_seconds: float | None = None,
+    problems: Sequence[str] = (),
 ) -> Stat:
     """Live / demo / reconnecting / offline, how long ago the last frame came, and how far the
-    data is behind the exchange's clock once that exceeds ``LAG_SHOWN_SECONDS``."""
+    data is behind the exchange's clock once that exceeds ``LAG_SHOWN_SECONDS``; or, while the
+    service reports a problem (``HeatmapService.problems()``: history not saved, a thread that
+    ended), that problem, in red: a live feed whose history is lost is not fine."""
     label, tone = FEED_STATES.get(state, (state.capitalize() or "Offline", "warn"))
+    if problems:
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        return Stat(label, problems[0] + more, "bad")
     if seconds_since_frame is None:
         return Stat(label, "no frame yet", "warn" if tone == "ok" else tone)
     if tone == "ok" and seconds_since_frame >= silence_seconds:

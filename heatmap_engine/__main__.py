@@ -1,7 +1,9 @@
 """``python -m heatmap_engine``: run the ingesting service alone (no web server).
 
 It connects, keeps clusters and writes history until SIGINT/SIGTERM, logging a status line every
-minute. Configuration comes from ``HEATMAP_*`` variables as for the web app.
+minute. Configuration comes from ``HEATMAP_*`` variables as for the web app. Exit status: 0
+after a clean stop, 1 when the stop left something unwritten, 2 for a bad setting, 3 when the
+data folder is unusable or held by another process.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 import threading
 
 from heatmap_engine.config import ConfigError, Settings
+from heatmap_engine.history.data_dir import EXIT_DATA_DIR, DataDirError
 from heatmap_engine.service import HeatmapService
 
 
@@ -27,8 +30,12 @@ def main() -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    service = HeatmapService(settings).start()
     log = logging.getLogger("heatmap_engine")
+    try:
+        service = HeatmapService(settings).start()
+    except DataDirError as exc:  # one message naming HEATMAP_DATA_DIR and what to do
+        log.error("%s", exc)
+        return EXIT_DATA_DIR
     while not stop.wait(60.0):
         status = service.status()
         log.info(

@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 
 def record(
     settings: Settings, out: str | Path, seconds: float | None, stop: threading.Event
-) -> dict:
-    """Connect and write every raw frame to ``out`` (JSON lines) until ``stop`` or ``seconds``.
+) -> tuple[dict, bool]:
+    """Connect and write every raw frame to ``out`` (JSON lines) until ``stop`` or ``seconds``;
+    returns the final status and whether the service stopped cleanly (everything written).
 
     Clusters and history run as usual, so a recording session is also a normal ingest.
     """
@@ -28,15 +29,18 @@ def record(
     try:
         stop.wait(seconds)
     finally:
-        service.stop(10.0)
+        stopped = service.stop(10.0)
     status = service.status()
     log.info("recorded %d frames to %s", status["feed"].get("frames", 0), out)
-    return status
+    return status, stopped
 
 
-def replay(settings: Settings, path: str | Path, speed: float, stop: threading.Event) -> dict:
+def replay(
+    settings: Settings, path: str | Path, speed: float, stop: threading.Event
+) -> tuple[dict, bool]:
     """Play a recording through the real parser into the engine and the store in
-    ``settings.data_dir``; returns the final status once every frame is written."""
+    ``settings.data_dir``; returns the final status once every frame is written, and whether
+    the service stopped cleanly (False: something was not written; the log says what)."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"no recording at {path}")
     settings = dataclasses.replace(settings, backfill=False)
@@ -56,5 +60,5 @@ def replay(settings: Settings, path: str | Path, speed: float, stop: threading.E
         while service.status()["queue_depth"] and time.monotonic() < deadline:
             time.sleep(0.02)
     finally:
-        service.stop(30.0)
-    return service.status()
+        stopped = service.stop(30.0)
+    return service.status(), stopped

@@ -28,6 +28,7 @@ from heatmap_engine.exchanges.binance_rest import BinanceRest, RestUnavailable
 from heatmap_engine.feed import LiveFeed
 from heatmap_engine.feed_group import FeedGroup
 from heatmap_engine.history.runtime import HistoryRuntime
+from heatmap_engine.history.writer import HistoryWriter
 from heatmap_engine.models import Snapshot
 from heatmap_engine.recording import Recorder
 from heatmap_engine.symbols import SymbolResolver, perpetuals_from_exchange_info
@@ -72,6 +73,7 @@ class HeatmapService:
         self.started_at: float | None = None
         self.universe_error: str | None = None
         self.history: HistoryRuntime | None = None
+        self._stopped: bool | None = None  # stop()'s answer once it was called
 
     # -- lifecycle --------------------------------------------------------------------------
     def _live_feed(self, sink: Callable[[tuple[Event, ...]], None]) -> MessageSource:
@@ -109,12 +111,19 @@ class HeatmapService:
             self.history.record_gap(start_ms, end_ms, reason)
 
     def start(self) -> HeatmapService:
+        """Open history (its folder's lock, or ``DataDirError`` with nothing started), rebuild
+        the window from it, then start the engine, the REST thread, the feed and the writer."""
         if self.started_at is not None:
             raise RuntimeError("service already started")
-        self.started_at = time.time()
         if self.settings.history:
-            self.history = HistoryRuntime(self.settings, self.rest)
-            self.history.attach(self.engine, self.submit)
+            history = HistoryRuntime(self.settings, self.rest)
+            try:
+                history.attach(self.engine, self.submit)
+            except BaseException:
+                history.stop(1.0)
+                raise
+            self.history = history
+        self.started_at = time.time()
         self._spawn("heatmap-engine", self._run_engine)
         self._spawn("heatmap-rest", self._run_rest)
         self.source = self._source_factory(self.submit)
@@ -132,17 +141,42 @@ class HeatmapService:
         thread.start()
 
     def stop(self, timeout: float = 5.0) -> bool:
-        """Stop every thread; True when all ended within ``timeout`` seconds."""
+        """Stop in the order data flows: the producers (feed, backfill), the engine
+        (after it applied everything they queued), the history writer (after it committed
+        everything the engine submitted), the store. True when every step ended within
+        ``timeout`` seconds and nothing queued was left unwritten; the outcome is logged."""
+        if self._stopped is not None:
+            return self._stopped
+        if self.started_at is None:
+            return True  # never started: nothing to stop
         deadline = time.monotonic() + timeout
-        ok = self.source.stop(timeout) if self.source is not None else True
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
+        failed = []
+        if self.source is not None and not self.source.stop(left()):
+            failed.append("the feed did not end")
+        if self.history is not None and not self.history.stop_backfill(left()):
+            failed.append("the backfill did not end")
         self._stop.set()
-        self._queue.put(_STOP)
+        self._queue.put(_STOP)  # behind every event the feed queued
         for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-            ok = ok and not thread.is_alive()
-        if self.history is not None:  # after the engine: everything it submitted gets written
-            ok = self.history.stop(max(0.5, deadline - time.monotonic())) and ok
-        return ok
+            thread.join(left())
+        failed += [f"thread {t.name} did not end" for t in self._threads if t.is_alive()]
+        if self.history is not None and not self.history.stop(max(0.5, left())):
+            failed += _history_failure(self.history.writer)
+        self._stopped = not failed
+        if failed:
+            log.error("stop incomplete after %.1fs: %s", timeout - left(), "; ".join(failed))
+        else:
+            log.info("stopped: feed, engine, history writer (everything written), store")
+        return self._stopped
+
+    @property
+    def running(self) -> bool:
+        """Started and not (yet) told to stop."""
+        return self.started_at is not None and not self._stop.is_set()
 
     def submit(self, events: tuple[Event, ...]) -> None:
         """Called by message sources on their threads; never blocks, never drops."""
@@ -257,11 +291,13 @@ class HeatmapService:
         return self.engine.snapshots()
 
     def problems(self) -> list[str]:
-        """What is wrong beyond the feed's state, each in words for ``/api/health`` (empty when
-        nothing is): a background thread that ended while the service runs."""
+        """What is wrong beyond the feed's state, each in words for ``/api/health`` and the
+        page (empty when nothing is): history that cannot be written or was dropped, a
+        background thread that ended while the service runs."""
         if self.started_at is None or self._stop.is_set():
             return []
-        return [f"thread {t.name} has stopped" for t in self._threads if not t.is_alive()]
+        history = self.history.problems() if self.history is not None else []
+        return history + [f"thread {t.name} has stopped" for t in self._threads if not t.is_alive()]
 
     def feed_state(self) -> str:
         state = self.source.status().get("state", "idle") if self.source else "idle"
@@ -308,3 +344,13 @@ class HeatmapService:
                 "update_interval": self.settings.update_interval,
             },
         }
+
+
+def _history_failure(writer: HistoryWriter) -> list[str]:
+    """Why the history writer's stop failed (a backfill that did not end says so itself)."""
+    if writer.alive:
+        return ["the history writer did not end"]
+    if writer.lost_at_stop:
+        cause = writer.status()["last_error"] or "time ran out"
+        return [f"{writer.lost_at_stop:,} history items not written ({cause})"]
+    return []

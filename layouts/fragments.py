@@ -27,10 +27,12 @@ def stat_body(stat: Stat) -> list:
 
 
 def feed_badge(stat: Stat) -> list:
+    """The dot, the feed's state and the line beside it (red when it names a problem)."""
+    bad = " tone-bad" if stat.tone == "bad" else ""
     return [
         html.Span(className=f"hm-dot tone-{stat.tone or 'warn'}"),
         html.Span(stat.value, className="hm-feed-state"),
-        html.Span(stat.sub, className="hm-feed-sub"),
+        html.Span(stat.sub, className=f"hm-feed-sub{bad}", title=stat.sub),
     ]
 
 

@@ -1,8 +1,15 @@
-"""Wires the history store into a running service: rebuild on start, write, backfill, gaps."""
+"""Wires the history store into a running service: rebuild on start, write, backfill, gaps.
+
+Constructing a ``HistoryRuntime`` opens the data folder (``data_dir.open_data_dir``): it takes
+the folder's lock and proves it writable, or raises ``DataDirError`` before anything starts.
+``stop`` ends the backfill, flushes the writer, then closes the store and releases the lock, each
+only once the step before it has really ended.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -13,7 +20,7 @@ from heatmap_engine.config import Settings
 from heatmap_engine.engine import Engine
 from heatmap_engine.exchanges.binance_rest import BinanceRest
 from heatmap_engine.history.backfill import Backfill
-from heatmap_engine.history.sqlite_store import SqliteStore
+from heatmap_engine.history.data_dir import open_data_dir
 from heatmap_engine.history.writer import Gap, HistoryWriter, Retention
 
 log = logging.getLogger(__name__)
@@ -23,7 +30,7 @@ DB_NAME = "heatmap.sqlite3"
 class HistoryRuntime:
     def __init__(self, settings: Settings, rest: BinanceRest):
         self.settings = settings
-        self.store = SqliteStore(Path(settings.data_dir) / DB_NAME)
+        self.lock, self.store = open_data_dir(Path(settings.data_dir), DB_NAME)
         retention = Retention(
             settings.retention_liquidations_days,
             settings.retention_mark_prices_days,
@@ -107,23 +114,46 @@ class HistoryRuntime:
                     self._stop.wait(10.0)
             self._stop.wait(1.0)
 
-    def stop(self, timeout: float = 5.0) -> bool:
+    def stop_backfill(self, timeout: float = 5.0) -> bool:
+        """The backfill is a producer: it ends with the feed, before the engine and the writer."""
         self._stop.set()
         self.backfill.stop()
-        ok = True
         if self._thread is not None:
             self._thread.join(timeout)
-            ok = not self._thread.is_alive()
-        ok = self.writer.stop(timeout) and ok
-        self._final_status = self.status()  # what status() answers once the store is closed
-        self.store.close()
+            return not self._thread.is_alive()
+        return True
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Backfill (if still running), writer (flushed), then the store and the lock; True
+        when everything queued was written and every step ended. The store stays open while
+        its writer thread still runs (closing it under a write would fail that write)."""
+        deadline = time.monotonic() + timeout
+        ok = self.stop_backfill(0.0 if self._stop.is_set() else timeout)  # once is enough
+        ok = self.writer.stop(max(0.5, deadline - time.monotonic())) and ok
+        if self.writer.alive:
+            log.error("history writer did not end: the store stays open until the process exits")
+            return False
+        if self._final_status is None:
+            self._final_status = self.status()  # what status() answers once the store is closed
+            self.store.close()
+            self.lock.release()
         return ok
+
+    def threads(self) -> list[threading.Thread]:
+        return [t for t in (self.writer.thread, self._thread) if t is not None]
+
+    def problems(self) -> list[str]:
+        """What is wrong with history now, in words for ``/api/health`` and the page."""
+        out = self.writer.problems()
+        out += [f"thread {t.name} has stopped" for t in self.threads() if not t.is_alive()]
+        return out
 
     def status(self) -> dict[str, Any]:
         if self._final_status is not None:
             return self._final_status
         return {
             "path": str(self.store.path),
+            "writer_pid": os.getpid(),
             "size_bytes": self.store.size_bytes(),
             "restored_on_start": self.restored,
             "rebuild_seconds": round(self.rebuild_seconds, 3),

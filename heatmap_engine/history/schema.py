@@ -1,8 +1,12 @@
-"""The store's schema and its migrations, applied in order and recorded in ``user_version``."""
+"""The store's file: WAL journal, the schema and its migrations (applied in order, recorded in
+``user_version``)."""
 
 from __future__ import annotations
 
 import sqlite3
+import time
+
+from heatmap_engine.history.failures import classify
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
@@ -52,12 +56,58 @@ MIGRATIONS: tuple[str, ...] = (
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Applies the migrations the database has not seen; returns the resulting version."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > len(MIGRATIONS):
-        raise RuntimeError(
-            f"database schema version {version} is newer than this program ({len(MIGRATIONS)})"
-        )
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+    """Applies the migrations the database has not seen; returns the resulting version.
+
+    Each runs in a ``BEGIN IMMEDIATE`` transaction that first reads the version again, so
+    several connections opening one fresh file at once apply each migration exactly once (the
+    others wait for the write lock, then find it done). ``conn`` must be in autocommit mode.
+    """
+    if conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS):
+        return len(MIGRATIONS)  # up to date: no write lock needed
+    for number in range(1, len(MIGRATIONS) + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise RuntimeError(
+                    f"database schema version {version} is newer than this program"
+                    f" ({len(MIGRATIONS)})"
+                )
+            if version < number:
+                for statement in _statements(MIGRATIONS[number - 1]):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
     return len(MIGRATIONS)
+
+
+def _statements(script: str) -> list[str]:
+    """A script's statements (``executescript`` would commit the surrounding transaction)."""
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete statement in a migration: {pending.strip()[:60]!r}")
+    return statements
+
+
+def enter_wal(conn: sqlite3.Connection, patience: float = 5.0) -> None:
+    """``journal_mode=WAL``. Switching a fresh file needs its exclusive lock, and SQLite answers
+    "database is locked" at once (no busy wait) while another connection opens it too: wait
+    for that one, as a busy wait would."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if classify(exc) != "locked" or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)

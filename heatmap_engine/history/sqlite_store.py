@@ -8,6 +8,7 @@ WAL with ``synchronous=NORMAL`` keeps every committed transaction across a proce
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -16,7 +17,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from heatmap_engine.history.schema import migrate
+from heatmap_engine.history.schema import enter_wal, migrate
 from heatmap_engine.models import LONG, SHORT, Candle, Liquidation, MarkPrice, OpenInterest
 
 SIDES = (LONG, SHORT)
@@ -49,6 +50,7 @@ class HistoryStore(Protocol):
         candles: list[Candle],
         open_interest: list[tuple[str, OpenInterest]],
         meta: dict[str, str] | None = None,
+        gaps: Iterable[Any] = (),
     ) -> int: ...
     def window_rows(self, symbol: str, start_ms: int, end_ms: int | None = None) -> list[tuple]: ...
     def symbols(self) -> list[str]: ...
@@ -79,10 +81,12 @@ class SqliteStore:
             conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
         else:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            enter_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: keeps the key index hot
-        conn.execute("PRAGMA busy_timeout=5000")
+        # the writer is the only writer of its folder: a lock held by another program (a
+        # backup, the sqlite3 shell) is waited out for a second, then retried with backoff
+        conn.execute(f"PRAGMA busy_timeout={5000 if readonly else 1000}")
         return conn
 
     def _reader(self) -> sqlite3.Connection:
@@ -117,8 +121,11 @@ class SqliteStore:
         candles: list[Candle] = (),  # type: ignore[assignment]
         open_interest: list[tuple[str, OpenInterest]] = (),  # type: ignore[assignment]
         meta: dict[str, str] | None = None,
+        gaps: Iterable[Any] = (),
     ) -> int:
-        """One transaction; duplicates (by natural key) are ignored. Returns new liquidations."""
+        """One transaction; duplicates (by natural key) are ignored, so a batch written again
+        after a failed commit stores nothing twice. Returns the new liquidations. ``gaps`` are
+        objects with ``kind``, ``start_ms``, ``end_ms`` and ``reason``."""
         conn = self._write
         conn.execute("BEGIN")
         try:
@@ -149,19 +156,44 @@ class SqliteStore:
                 [(o.exchange, o.symbol, period, o.time_ms, o.open_interest, o.open_interest_usd)
                  for period, o in open_interest],
             )  # fmt: skip
+            conn.executemany(
+                "INSERT INTO gaps (kind, start_ms, end_ms, reason) VALUES (?,?,?,?)",
+                [(g.kind, g.start_ms, g.end_ms, g.reason) for g in gaps],
+            )
             for key, value in (meta or {}).items():
                 conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            self._rollback()
             raise
         return inserted
+
+    def _rollback(self) -> None:
+        """Undo an open transaction. SQLite has already rolled back by itself after some errors
+        (a full disk during COMMIT): then there is nothing to undo and nothing to report, so
+        the caller's exception stays the one and only thing said about the failure."""
+        if self._write.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # unusable: the original error says why
+                self._write.execute("ROLLBACK")
 
     def record_gap(self, kind: str, start_ms: int, end_ms: int, reason: str) -> None:
         self._write.execute(
             "INSERT INTO gaps (kind, start_ms, end_ms, reason) VALUES (?,?,?,?)",
             (kind, start_ms, end_ms, reason),
         )
+
+    def check_writable(self, now_ms: int) -> None:
+        """A real write (``meta.last_open_ms``) in its own transaction: raises what the store
+        would raise later (read-only database, full disk) while the service can still refuse
+        to start."""
+        conn = self._write
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('last_open_ms', ?)", (str(now_ms),))
+            conn.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
 
     def prune(self, table: str, column: str, before_ms: int) -> int:
         if (table, column) not in PRUNABLE:

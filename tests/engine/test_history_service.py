@@ -278,7 +278,8 @@ def test_record_then_replay_into_a_fresh_store(fake, tmp_path):
         stop.set()
         worker.join(15)
     fresh = Settings.from_env(env_for(fake, tmp_path / "replayed"))
-    status = replay(fresh, out, speed=0.0, stop=threading.Event())
+    status, stopped = replay(fresh, out, speed=0.0, stop=threading.Event())
+    assert stopped
     assert status["feed"]["parse_errors"] == {"not_json": 1}
     store = SqliteStore(tmp_path / "replayed" / "heatmap.sqlite3")
     totals = store.totals()

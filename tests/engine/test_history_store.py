@@ -99,7 +99,7 @@ def test_a_full_queue_is_said_loudly_not_silently(store, caplog):
     writer = HistoryWriter(store, max_queue=5)  # not started: nothing drains the queue
     results = [writer.submit(liq(i)) for i in range(8)]
     assert results == [True] * 5 + [False] * 3
-    assert writer.status()["dropped"] == {"Liquidation": 3}
+    assert writer.status()["dropped"] == {"liquidations": 3}
     assert "history queue full" in caplog.text
 
 
