@@ -143,11 +143,14 @@ def test_docs_curl_examples_against_the_real_app(server, exchange, market_at):
     base, proc = server
     _feed_market(exchange, market_at)
 
-    def market_is_in() -> bool:
-        body = requests.get(f"{base}/api/heatmap/BTCUSDT", timeout=5).json()
-        return bool(body["clusters"]) and body["current_price"] is not None
+    # every symbol a heatmap example asks for (as written: "pepe" too) has clusters and a price
+    asked = sorted(set(re.findall(r"/api/heatmap/(\w+)", " ".join(curl_examples()))))
 
-    _wait(market_is_in, 60, "BTC clusters and price", proc)
+    def market_is_in() -> bool:
+        bodies = [requests.get(f"{base}/api/heatmap/{s}", timeout=5).json() for s in asked]
+        return all(b["clusters"] and b["current_price"] is not None for b in bodies)
+
+    _wait(market_is_in, 60, f"clusters and a price for {', '.join(asked)}", proc)
     _wait(lambda: requests.get(f"{base}/api/health", timeout=5).status_code == 200,
           30, "health 200", proc)  # fmt: skip
     _wait(lambda: _history_is_in(base), 60, "stored liquidations, candles, open interest", proc)
