@@ -38,7 +38,7 @@ def infer_interval(open_ms: np.ndarray) -> int:
     step = int(steps[np.argmax(counts)])
     if step not in MODEL_INTERVALS.values():
         allowed = ", ".join(MODEL_INTERVALS)
-        raise LevelsInputError(f"candles are {step} ms apart; the model takes {allowed}")
+        raise LevelsInputError(f"candles are {step} ms apart; the bar interval must be {allowed}")
     return step
 
 
