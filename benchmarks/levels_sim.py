@@ -79,7 +79,7 @@ def run_seed(
             LevelsBook(
                 symbol_layout(base.__class__.from_env({}, **_fields(base, over)), symbol, table)[0],
                 base.levels_oi_gap_minutes * MINUTE_MS,
-                keep_outcomes=10**7,
+                keep_outcomes=int(hours * 60) + 60,
             )
             for symbol in symbols
         ]

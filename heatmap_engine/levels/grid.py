@@ -80,6 +80,7 @@ class GridRecorder:
         self.usd = np.zeros((columns, 2, plan.rows))
         self.mids = np.exp((np.arange(plan.k_from, plan.k_to) + 0.5) * layout.g)
         self._scratch = np.zeros((2, plan.rows * plan.row_buckets))
+        self._scale = np.ones((2, 1))
         self.long_usd, self.short_usd = np.zeros(n), np.zeros(n)
         self.committed = np.zeros(n, dtype=bool)
         self.unknown_share_start: float | None = None
@@ -95,13 +96,16 @@ class GridRecorder:
             unknown = state.unknown[0] + state.unknown[1]
             self.unknown_share_start = unknown / standing if standing > 0 else 0.0
         if self.last[i]:
-            plan, scratch = self.plan, self._scratch
+            plan, scratch, column = self.plan, self._scratch, self.usd[self.column[i]]
             a = plan.k_from - state.k0  # the run reserved the whole window
-            np.multiply(state.totals[:, a : a + scratch.shape[1]], self.mids, out=scratch)
-            column = self.usd[self.column[i]]
-            np.add.reduce(scratch.reshape(2, plan.rows, plan.row_buckets), axis=2, out=column)
-            column[0] *= state.scale[0]
-            column[1] *= state.scale[1]
+            window = state.totals[:, a : a + len(self.mids)]
+            if plan.row_buckets == 1:
+                np.multiply(window, self.mids, out=column)
+            else:
+                np.multiply(window, self.mids, out=scratch)
+                np.add.reduce(scratch.reshape(2, plan.rows, -1), axis=2, out=column)
+            self._scale[:, 0] = state.scale
+            column *= self._scale
 
     def predictions(self) -> Predictions:
         return Predictions(self.bars.open_ms, self.long_usd, self.short_usd, self.committed)

@@ -148,9 +148,9 @@ def placements(layout: Layout, low: np.ndarray, high: np.ndarray) -> list[Placem
 
 def _side_totals(start, share, first, last) -> np.ndarray:
     """(T, W) the rows of one side summed per bucket, from each bar's ``first`` bucket."""
-    bars, rows, width = share.shape
-    totals = np.zeros((bars, int((last - first).max()) + 1 + width))
-    at = np.arange(bars)[:, None]
-    for row in range(rows):
-        totals[at, (start[:, row] - first)[:, None] + np.arange(width)] += share[:, row]
-    return totals
+    bars, _, width = share.shape
+    span = int((last - first).max()) + 1 + width
+    cells = (start - first[:, None])[:, :, None] + np.arange(width)
+    cells += (np.arange(bars) * span)[:, None, None]
+    totals = np.bincount(cells.ravel(), weights=share.ravel(), minlength=bars * span)
+    return totals.reshape(bars, span)

@@ -17,8 +17,7 @@ The book starts at the first reading; bars that ended by then are not modelled (
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +25,10 @@ import numpy as np
 from heatmap_engine.levels import rules
 from heatmap_engine.levels.book import apply_bar
 from heatmap_engine.levels.book import apply_gap_change as _gap_change
-from heatmap_engine.levels.layout import Layout, Placement
+from heatmap_engine.levels.grid import build_profile
+from heatmap_engine.levels.layout import Layout, Placement, placements
+from heatmap_engine.levels.model import tier_labels
+from heatmap_engine.levels.results import BookSnapshot, Predictions
 from heatmap_engine.levels.state import Bar, BarOutcome, BookState
 
 BarHook = Callable[[Bar, BarOutcome, BookState, bool], None]  # (…, committed)
@@ -41,6 +43,44 @@ class FeedCounters:
     readings_out_of_order: int = 0
     open_interest_gaps: int = 0
     gap_change_contracts: float = 0.0  # |change| applied at unknown levels across gaps
+
+
+class OutcomeLog:
+    """The last ``capacity`` committed outcomes as columns (24 bytes a bar), oldest first."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.columns = np.zeros((3, capacity))  # open_ms, long_usd, short_usd
+        self.contracts = np.zeros((2, capacity))
+        self.count = 0  # ever appended
+
+    def append(self, outcome: BarOutcome) -> None:
+        i = self.count % self.capacity
+        columns, contracts = self.columns, self.contracts
+        columns[0, i], columns[1, i], columns[2, i] = outcome[:3]
+        contracts[0, i], contracts[1, i] = outcome[3:]
+        self.count += 1
+
+    def __len__(self) -> int:
+        return min(self.count, self.capacity)
+
+    def _order(self) -> np.ndarray:
+        n = len(self)
+        return (np.arange(self.count - n, self.count) % self.capacity) if n else np.zeros(0, int)
+
+    def __iter__(self) -> Iterator[BarOutcome]:
+        order = self._order()
+        times = self.columns[0, order].astype(np.int64).tolist()
+        rows = zip(
+            times,
+            *self.columns[1:, order].tolist(),
+            *self.contracts[:, order].tolist(),
+            strict=True,
+        )
+        return (BarOutcome(*row) for row in rows)
+
+    def __getitem__(self, index: int) -> BarOutcome:
+        return list(self)[index]
 
 
 class LevelsBook:
@@ -60,7 +100,7 @@ class LevelsBook:
         self.pending: list[tuple[Bar, Placement | None]] = []
         self.reference: tuple[int, float] | None = None  # (time, contracts) last committed
         self.started_ms: int | None = None  # time of the first reading
-        self.recent: deque[BarOutcome] = deque(maxlen=keep_outcomes)
+        self.recent = OutcomeLog(keep_outcomes)
         self.counters = FeedCounters()
         self._last_bar_ms: int | None = None
         self._last_reading_ms: int | None = None
@@ -77,6 +117,8 @@ class LevelsBook:
         if self.reference is None or bar.end_ms <= self.reference[0]:
             self.counters.bars_before_open_interest += 1
             return
+        if placement is None:  # once: the provisional view and the commit both use it
+            placement = placements(self.layout, np.array([bar.low]), np.array([bar.high]))[0]
         self.pending.append((bar, placement))
         if self._in_gap or bar.end_ms - self.reference[0] > self.oi_gap_ms:
             self._in_gap = True
@@ -98,12 +140,14 @@ class LevelsBook:
             self.started_ms = time_ms
             return
         assert self.reference is not None
+        pending = self.pending
         ended = 0
-        while ended < len(self.pending) and self.pending[ended][0].end_ms <= time_ms:
+        while ended < len(pending) and pending[ended][0].end_ms <= time_ms:
             ended += 1
         if not ended and not self._in_gap:
             return  # no bar ended since the last reading: the change goes with the next ones
-        group, self.pending = self.pending[:ended], self.pending[ended:]
+        group = pending if ended == len(pending) else pending[:ended]
+        self.pending = [] if ended == len(pending) else pending[ended:]
         change = contracts - self.reference[1]
         if self._in_gap or time_ms - self.reference[0] > self.oi_gap_ms:
             self._commit(group, [0.0] * ended)
@@ -112,7 +156,7 @@ class LevelsBook:
             self.counters.gap_change_contracts += abs(change)
             self._in_gap = False
         elif ended == 1:
-            self._commit(group, [change])
+            self._commit(group, (change,))
         else:
             self._commit(group, (change * _weights([bar for bar, _ in group])).tolist())
         self.reference = (time_ms, contracts)
@@ -138,6 +182,28 @@ class LevelsBook:
             on_bar(bar, apply_bar(state, bar, 0.0, placed), state, False)
         return state
 
+    def snapshot(self, row_buckets: int = 1) -> BookSnapshot | None:
+        """An immutable copy for readers (None before the first reading): the provisional
+        book's profile in rows of ``row_buckets`` buckets and the kept predictions."""
+        if self.state is None:
+            return None
+        state, outcomes = self.provisional()
+        kept = [*self.recent, *outcomes]
+        opens = np.array([o.open_ms for o in kept], dtype=np.int64)
+        committed = np.arange(len(kept)) < len(kept) - len(outcomes)
+        predictions = Predictions(
+            opens,
+            np.array([o.long_usd for o in kept]),
+            np.array([o.short_usd for o in kept]),
+            committed,
+        )
+        profile = build_profile(state, row_buckets, state.last_end_ms, tier_labels(self.layout))
+        standing = state.standing
+        unknown = (state.unknown[0] + state.unknown[1]) / standing if standing > 0 else 0.0
+        return BookSnapshot(
+            state.last_end_ms, state.last_close, profile, predictions, unknown, len(self.pending)
+        )
+
     def unknown_share(self) -> float:
         """Share of the open interest at unknown levels (1 at the start; falls as it turns over)."""
         state = self.state
@@ -145,14 +211,15 @@ class LevelsBook:
             return 1.0 if state is None else 0.0
         return (state.unknown[0] + state.unknown[1]) / state.standing
 
-    def _commit(self, bars: Sequence[tuple[Bar, Placement | None]], changes: list[float]) -> None:
-        assert self.state is not None
+    def _commit(self, bars: Sequence[tuple[Bar, Placement | None]], changes) -> None:
+        state, hook, recent = self.state, self.on_bar, self.recent
+        assert state is not None
         self._provisional = None
         for (bar, placed), change in zip(bars, changes, strict=True):
-            outcome = apply_bar(self.state, bar, change, placed)
-            self.recent.append(outcome)
-            if self.on_bar is not None:
-                self.on_bar(bar, outcome, self.state, True)
+            outcome = apply_bar(state, bar, change, placed)
+            recent.append(outcome)
+            if hook is not None:
+                hook(bar, outcome, state, True)
 
 
 def _weights(bars: Sequence[Bar]) -> np.ndarray:

@@ -67,6 +67,18 @@ class Predictions:
 
 
 @dataclass(frozen=True)
+class BookSnapshot:
+    """What readers of a live book take: the profile now and the kept bars' predictions."""
+
+    time_ms: int  # end of the newest bar
+    price: float  # its close
+    profile: Profile
+    predictions: Predictions  # oldest first; the bars after the last reading are provisional
+    unknown_share: float  # open interest at unknown levels
+    pending_bars: int
+
+
+@dataclass(frozen=True)
 class TierInfo:
     """One leverage tier as the run used it."""
 

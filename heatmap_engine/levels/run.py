@@ -98,22 +98,19 @@ def _feed(book: LevelsBook, bars: Bars, readings: Readings, plan: GridPlan) -> N
     lo = min([plan.k_from, *(p.ends[0] for p in placed)])
     hi = max([plan.k_to, *(p.ends[3] for p in placed)])
     times, values = readings.time_ms.tolist(), readings.contracts.tolist()
-    prices = bars.price_at(readings.time_ms).tolist() if len(bars) else values
-    r = 0
+    prices = bars.price_at(readings.time_ms).tolist()
+    add_bar, add_reading = book.add_bar, book.add_open_interest
+    r, count, reserved = 0, len(times), False
     for bar, placement in zip(bars.bars(), placed, strict=True):
-        while r < len(times) and times[r] < bar.end_ms:
-            _reading(book, times[r], values[r], prices[r], lo, hi)
+        while r < count and times[r] < bar.end_ms:
+            add_reading(times[r], values[r], prices[r])
+            if not reserved and book.state is not None:
+                book.state.reserve(lo, hi)
+                reserved = True
             r += 1
-        book.add_bar(bar, placement)
+        add_bar(bar, placement)
     for t, v, p in zip(times[r:], values[r:], prices[r:], strict=True):
-        _reading(book, t, v, p, lo, hi)
-
-
-def _reading(book: LevelsBook, time_ms: int, contracts: float, price: float, lo, hi) -> None:
-    fresh = book.state is None
-    book.add_open_interest(time_ms, contracts, price)
-    if fresh and book.state is not None:
-        book.state.reserve(lo, hi)
+        add_reading(t, v, p)
 
 
 def _quality(book, recorder, bars, readings, start, at, feed_from, final) -> DataQuality:

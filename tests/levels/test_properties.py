@@ -68,7 +68,7 @@ def _book(gap_minutes: float = 60.0, **fields) -> LevelsBook:
 
     chosen = LevelsSettings.from_env({}, **{"levels_half_life_hours": 2.0, **fields})
     layout = symbol_layout(chosen, "ETHUSDT", load_brackets())[0]
-    return LevelsBook(layout, gap_minutes * MINUTE, keep_outcomes=10**6)
+    return LevelsBook(layout, gap_minutes * MINUTE, keep_outcomes=10_000)
 
 
 def _conserved(book: LevelsBook, kind: int, item) -> None:

@@ -179,3 +179,21 @@ def test_out_of_order_input_is_counted_and_skipped(book_for):
     assert book.counters.bars_out_of_order == 2
     assert book.counters.readings_out_of_order == 1
     assert len(book.recent) == 1
+
+
+def test_a_snapshot_is_a_copy_readers_can_keep(book_for):
+    book = book_for(seed_contracts=10.0, levels_half_life_hours=1.0)
+    for i in range(5):
+        book.add_bar(bar(i, P * (1 - 0.001 * i), P, step_ms=60_000))
+    book.add_open_interest(T0 + 300_000, 12.0, P)
+    book.add_bar(bar(5, P * 0.99, P, step_ms=60_000))  # after the last reading
+    snap = book.snapshot()
+    assert snap.pending_bars == 1 and snap.time_ms == T0 + 360_000
+    assert snap.predictions.committed.tolist() == [True] * 5 + [False]
+    long_before = snap.profile.long_usd.sum()
+    assert long_before + snap.profile.short_usd.sum() > 0
+    for i in range(6, 30):  # the book moves on; the snapshot does not
+        book.add_bar(bar(i, P * 0.9, P, step_ms=60_000))
+    book.add_open_interest(T0 + 1_800_000, 11.0, P)
+    assert snap.profile.long_usd.sum() == long_before
+    assert book.snapshot().profile.long_usd.sum() != long_before
