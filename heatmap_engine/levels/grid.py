@@ -77,9 +77,8 @@ class GridRecorder:
         self.column = np.searchsorted(self.column_start, column).tolist()
         self.last = np.r_[column[1:] != column[:-1], True].tolist()
         n, columns = len(bars), len(self.column_start)
-        self.usd = np.zeros((columns, 2, plan.rows))
-        self.mids = np.exp((np.arange(plan.k_from, plan.k_to) + 0.5) * layout.g)
-        self._scratch = np.zeros((2, plan.rows * plan.row_buckets))
+        # contracts per side and model bucket at each column's end (float32: half the memory)
+        self.contracts = np.zeros((columns, 2, plan.rows * plan.row_buckets), dtype=np.float32)
         self._scale = np.ones((2, 1))
         self.long_usd, self.short_usd = np.zeros(n), np.zeros(n)
         self.committed = np.zeros(n, dtype=bool)
@@ -96,22 +95,21 @@ class GridRecorder:
             unknown = state.unknown[0] + state.unknown[1]
             self.unknown_share_start = unknown / standing if standing > 0 else 0.0
         if self.last[i]:
-            plan, scratch, column = self.plan, self._scratch, self.usd[self.column[i]]
-            a = plan.k_from - state.k0  # the run reserved the whole window
-            window = state.totals[:, a : a + len(self.mids)]
-            if plan.row_buckets == 1:
-                np.multiply(window, self.mids, out=column)
-            else:
-                np.multiply(window, self.mids, out=scratch)
-                np.add.reduce(scratch.reshape(2, plan.rows, -1), axis=2, out=column)
+            column = self.contracts[self.column[i]]
+            a = self.plan.k_from - state.k0  # the run reserved the whole window
             self._scale[:, 0] = state.scale
-            column *= self._scale
+            np.multiply(state.totals[:, a : a + column.shape[1]], self._scale, out=column)
 
     def predictions(self) -> Predictions:
         return Predictions(self.bars.open_ms, self.long_usd, self.short_usd, self.committed)
 
     def grid(self) -> Grid:
-        plan, g, bars, usd = self.plan, self.layout.g, self.bars, self.usd
+        plan, g, bars = self.plan, self.layout.g, self.bars
+        usd = self.contracts * np.exp((np.arange(plan.k_from, plan.k_to) + 0.5) * g).astype(
+            np.float32
+        )
+        if plan.row_buckets > 1:
+            usd = usd.reshape(len(usd), 2, plan.rows, plan.row_buckets).sum(axis=3)
         low, high = row_edges(g, plan.k_from, plan.rows, plan.row_buckets)
         first = np.searchsorted(self.column, np.arange(len(self.column_start)))
         last = np.r_[first[1:], len(bars)] - 1

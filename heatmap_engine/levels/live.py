@@ -55,6 +55,8 @@ class OutcomeLog:
         self.count = 0  # ever appended
 
     def append(self, outcome: BarOutcome) -> None:
+        if not self.capacity:
+            return
         i = self.count % self.capacity
         columns, contracts = self.columns, self.contracts
         columns[0, i], columns[1, i], columns[2, i] = outcome[:3]

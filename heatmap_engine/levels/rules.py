@@ -60,10 +60,9 @@ def level_masses(
 
 def _spread_cdf(y: np.ndarray, span: np.ndarray, widths: np.ndarray) -> np.ndarray:
     """CDF of the sum of an even spread over ``span`` and one over ``widths`` (broadcast)."""
-    if not widths.any():
-        with np.errstate(divide="ignore", invalid="ignore"):
-            spread = np.clip(y / span, 0.0, 1.0)
-        return np.where(span > 0, spread, (y > 0).astype(np.float64))
+    if not widths.any():  # a zero span (high = low) is a step at 0: all in one bucket
+        y /= np.maximum(span, 1e-12)
+        return np.clip(y, 0.0, 1.0, out=y)
     a, b = np.minimum(span, widths), np.maximum(span, widths)
     y = np.clip(y, 0.0, a + b)
     with np.errstate(divide="ignore", invalid="ignore"):

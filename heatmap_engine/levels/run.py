@@ -70,7 +70,9 @@ def run_levels(
         settings.levels_grid_columns,
     )
     recorder = GridRecorder(plan, layout, in_range)
-    book = LevelsBook(layout, settings.levels_oi_gap_minutes * 60_000.0, on_bar=recorder)
+    book = LevelsBook(
+        layout, settings.levels_oi_gap_minutes * 60_000.0, on_bar=recorder, keep_outcomes=0
+    )  # the recorder keeps the range's predictions
     _feed(book, fed, used, plan)
     final = book.finish(recorder) or book.state
     if final is None:

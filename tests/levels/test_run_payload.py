@@ -190,3 +190,47 @@ def test_rank_correlation_and_top_share_by_hand():
     assert top_share(model, truth, 10.0) == pytest.approx(0.3)  # top 2 buckets: 3 of 10
     flat = np.zeros(10)
     assert top_share(flat, truth, 20.0) == pytest.approx(0.2 * 10 / 20)
+
+
+def test_stored_candles_and_open_interest_feed_the_same_run(market):
+    """The history store's rows (``Candle``, ``OpenInterest``) give the same run as columns."""
+    from heatmap_engine.models import Candle, OpenInterest
+
+    bars, readings = market
+    candles = [
+        Candle(
+            "binance",
+            "BTCUSDT",
+            "5m",
+            int(t),
+            int(t) + FIVE_MINUTES - 1,
+            o,
+            h,
+            lo,
+            c,
+            v,
+            v * c,
+            tb,
+            10,
+        )
+        for t, o, h, lo, c, v, tb in zip(
+            bars.open_ms,
+            bars.open,
+            bars.high,
+            bars.low,
+            bars.close,
+            bars.volume,
+            bars.taker_buy_volume,
+            strict=True,
+        )
+    ]
+    rows = [
+        OpenInterest("binance", "BTCUSDT", int(t), float(c))
+        for t, c in zip(readings.time_ms, readings.contracts, strict=True)
+    ]
+    stored = run_levels(
+        Bars.from_candles(candles), Readings.from_models(rows), SETTINGS, range_name="12h"
+    )
+    direct = run_levels(bars, readings, SETTINGS, range_name="12h")
+    np.testing.assert_array_equal(stored.predictions.long_usd, direct.predictions.long_usd)
+    np.testing.assert_array_equal(stored.profile.short_usd, direct.profile.short_usd)
