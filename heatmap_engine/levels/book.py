@@ -123,8 +123,9 @@ def _consume(state: BookState, side: int, i: int, j: int) -> tuple[float, float]
 def _open(state: BookState, placement: Placement, contracts: float, buy_share: float) -> None:
     """Place ``contracts`` opened in a bar: sides by ``buy_share``, tiers by weight."""
     ends = placement.ends
-    if ends[0] < state.k0 or ends[3] >= state.k0 + state.size:
-        state.reserve(ends[0], ends[3])
+    top = int(placement.buckets[state.layout.extreme_rows[3], -1])  # rows are padded alike
+    if ends[0] < state.k0 or top >= state.k0 + state.size:
+        state.reserve(ends[0], top)
     longs = contracts * buy_share
     shorts = contracts - longs
     per_long, per_short = longs / state.scale[LONG], shorts / state.scale[SHORT]

@@ -8,6 +8,8 @@ nothing after ``at``: the answer for a past ``at`` is what the live model showed
 
 from __future__ import annotations
 
+import math
+
 from heatmap_engine.levels import quality
 from heatmap_engine.levels.brackets import BracketTable, load_brackets
 from heatmap_engine.levels.grid import GridPlan, GridRecorder, build_profile
@@ -19,6 +21,7 @@ from heatmap_engine.levels.series import Bars, LevelsInputError, Readings
 from heatmap_engine.levels.settings import LevelsSettings
 
 HOUR_MS = 3_600_000
+_CHUNK = 1024  # bars whose placements are computed at once
 RANGES_MS = {
     "12h": 12 * HOUR_MS,
     "24h": 24 * HOUR_MS,
@@ -95,22 +98,27 @@ def run_levels(
 
 
 def _feed(book: LevelsBook, bars: Bars, readings: Readings, plan: GridPlan) -> None:
-    """Bars and readings in time order; the book's buckets reserved once for the whole run."""
-    placed = placements(book.layout, bars.low, bars.high)
-    lo = min([plan.k_from, *(p.ends[0] for p in placed)])
-    hi = max([plan.k_to, *(p.ends[3] for p in placed)])
+    """Bars and readings in time order. Once the first reading has made the book, its buckets
+    are reserved for the whole run; the bars' placements are computed a chunk at a time."""
+    layout = book.layout
+    lo = min(plan.k_from, math.floor(math.log(bars.low.min()) / layout.g + layout.shifts.min()))
+    top = math.log(bars.high.max()) / layout.g + float((layout.shifts + layout.widths).max())
+    hi = max(plan.k_to, math.floor(top) + 3)
     times, values = readings.time_ms.tolist(), readings.contracts.tolist()
     prices = bars.price_at(readings.time_ms).tolist()
     add_bar, add_reading = book.add_bar, book.add_open_interest
-    r, count, reserved = 0, len(times), False
-    for bar, placement in zip(bars.bars(), placed, strict=True):
+    r, count, placed, first = 0, len(times), [], 0
+    for n, bar in enumerate(bars.bars()):
         while r < count and times[r] < bar.end_ms:
+            fresh = book.state is None
             add_reading(times[r], values[r], prices[r])
-            if not reserved and book.state is not None:
-                book.state.reserve(lo, hi)
-                reserved = True
+            if fresh and book.state is not None:
+                book.state.reserve(lo - 1, hi)
             r += 1
-        add_bar(bar, placement)
+        if n - first >= len(placed) and book.state is not None:
+            first, end = n, n + _CHUNK
+            placed = placements(layout, bars.low[n:end], bars.high[n:end])
+        add_bar(bar, placed[n - first] if n - first < len(placed) else None)
     for t, v, p in zip(times[r:], values[r:], prices[r:], strict=True):
         add_reading(t, v, p)
 
