@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from heatmap_engine.levels.results import Gap, LevelsResult, Profile
+from heatmap_engine.levels.results import Gap, LevelsResult, Profile, TierInfo
 from heatmap_engine.levels.series import interval_name
 from heatmap_engine.models import iso_utc
 
@@ -149,28 +149,29 @@ def profile_payload(profile: Profile) -> dict[str, Any]:
     }
 
 
+def _tier(t: TierInfo) -> dict[str, Any]:
+    return {
+        "label": t.label,
+        "leverage": t.leverage,
+        "effective_leverage": t.effective_leverage,
+        "weight": round(t.weight, 6),
+        "long": {
+            "maintenance_margin_rate": t.long_mmr,
+            "maintenance_amount_usd": t.long_cum_usd,
+            "liquidation_distance_pct": round(t.long_distance_pct, 4),
+        },
+        "short": {
+            "maintenance_margin_rate": t.short_mmr,
+            "maintenance_amount_usd": t.short_cum_usd,
+            "liquidation_distance_pct": round(t.short_distance_pct, 4),
+        },
+    }
+
+
 def _assumptions(result: LevelsResult) -> dict[str, Any]:
     a = result.assumptions
     rules = dict(a.rules)
-    tiers = [
-        {
-            "label": t.label,
-            "leverage": t.leverage,
-            "effective_leverage": t.effective_leverage,
-            "weight": round(t.weight, 6),
-            "long": {
-                "maintenance_margin_rate": t.long_mmr,
-                "maintenance_amount_usd": t.long_cum_usd,
-                "liquidation_distance_pct": round(t.long_distance_pct, 4),
-            },
-            "short": {
-                "maintenance_margin_rate": t.short_mmr,
-                "maintenance_amount_usd": t.short_cum_usd,
-                "liquidation_distance_pct": round(t.short_distance_pct, 4),
-            },
-        }
-        for t in a.tiers
-    ]
+    tiers = [_tier(t) for t in a.tiers]
     return {
         "layer": "estimated",
         "preset": a.preset,

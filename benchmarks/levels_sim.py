@@ -73,8 +73,24 @@ def run_seed(
     variants: Mapping[str, Mapping[str, str]] = VARIANTS,
 ) -> SimScores:
     sim = MarketSimulation(SimConfig(symbols=symbols, seed=seed, start_ms=START_MS))
+    books = _books(symbols, hours, base, variants)
+    scores = SimScores(
+        top={v: {s: [] for s in symbols} for v in variants}, flat={s: [] for s in symbols}
+    )
+    scored_from = START_MS + int(warmup_hours * HOUR_MS)
+    for _ in range(int(hours * 3600)):
+        out = sim.step()
+        _feed(sim, out, books)
+        if out.time_ms >= scored_from and out.time_ms % (sample_minutes * MINUTE_MS) == 0:
+            _sample_top(sim, books, scores, span, bucket_factor)
+    _score_bars(sim, books, scores, scored_from)
+    return scores
+
+
+def _books(symbols, hours, base: LevelsSettings, variants) -> dict[str, list[LevelsBook]]:
+    """One book per variant and symbol, keeping every bar's outcome of the run."""
     table = load_brackets()
-    books = {
+    return {
         name: [
             LevelsBook(
                 symbol_layout(base.__class__.from_env({}, **_fields(base, over)), symbol, table)[0],
@@ -85,29 +101,22 @@ def run_seed(
         ]
         for name, over in variants.items()
     }
-    scores = SimScores(
-        top={v: {s: [] for s in symbols} for v in variants}, flat={s: [] for s in symbols}
-    )
-    scored_from = START_MS + int(warmup_hours * HOUR_MS)
-    for _ in range(int(hours * 3600)):
-        out = sim.step()
-        now = out.time_ms
-        if out.minute_closed:
-            for i in range(len(symbols)):
-                bar = _bar(sim.candles.closed[i][-1])
-                for variant in books.values():
-                    variant[i].add_bar(bar)
-        if now % OI_MS == 0:
-            for i in range(len(symbols)):
-                row = sim.candles.oi_history[i][-1]
-                contracts = float(row["sumOpenInterest"])
-                price = float(row["sumOpenInterestValue"]) / max(contracts, 1e-300)
-                for variant in books.values():
-                    variant[i].add_open_interest(int(row["timestamp"]), contracts, price)
-        if now >= scored_from and now % (sample_minutes * MINUTE_MS) == 0:
-            _sample_top(sim, books, scores, span, bucket_factor)
-    _score_bars(sim, books, scores, scored_from)
-    return scores
+
+
+def _feed(sim, out, books) -> None:
+    """What the live service would receive this second: a closed candle, an OI reading."""
+    if out.minute_closed:
+        for i in range(len(sim.symbols)):
+            bar = _bar(sim.candles.closed[i][-1])
+            for variant in books.values():
+                variant[i].add_bar(bar)
+    if out.time_ms % OI_MS == 0:
+        for i in range(len(sim.symbols)):
+            row = sim.candles.oi_history[i][-1]
+            contracts = float(row["sumOpenInterest"])
+            price = float(row["sumOpenInterestValue"]) / max(contracts, 1e-300)
+            for variant in books.values():
+                variant[i].add_open_interest(int(row["timestamp"]), contracts, price)
 
 
 def _fields(base: LevelsSettings, over: Mapping[str, str]) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from heatmap_engine.levels import rules
 from heatmap_engine.levels.brackets import BracketTable
-from heatmap_engine.levels.formula import cohorts
+from heatmap_engine.levels.formula import Cohort, cohorts
 from heatmap_engine.levels.layout import Layout
 from heatmap_engine.levels.results import Assumptions, TierInfo
 from heatmap_engine.levels.series import Bars, Readings
@@ -54,6 +54,21 @@ def tier_labels(layout: Layout) -> tuple[str, ...]:
     return ("uniform",) if layout.uniform else tuple(tier_label(c.leverage) for c in layout.cohorts)
 
 
+def _tier_info(c: Cohort) -> TierInfo:
+    return TierInfo(
+        tier_label(c.leverage),
+        c.leverage,
+        c.effective_leverage,
+        c.weight,
+        c.long_bracket.mmr,
+        c.long_bracket.cum_usd,
+        c.short_bracket.mmr,
+        c.short_bracket.cum_usd,
+        (c.long_factor - 1) * 100,
+        (c.short_factor - 1) * 100,
+    )
+
+
 def assumptions(
     settings: LevelsSettings,
     symbol: str | None,
@@ -65,21 +80,7 @@ def assumptions(
     row_buckets: int = 1,
 ) -> Assumptions:
     """Every assumption of a run as data."""
-    tiers = tuple(
-        TierInfo(
-            tier_label(c.leverage),
-            c.leverage,
-            c.effective_leverage,
-            c.weight,
-            c.long_bracket.mmr,
-            c.long_bracket.cum_usd,
-            c.short_bracket.mmr,
-            c.short_bracket.cum_usd,
-            (c.long_factor - 1) * 100,
-            (c.short_factor - 1) * 100,
-        )
-        for c in layout.cohorts
-    )
+    tiers = tuple(_tier_info(c) for c in layout.cohorts)
     stated = list(RULES)
     if settings.levels_formula == "naive":
         stated[2] = ("liquidation_price", NAIVE_RULE)

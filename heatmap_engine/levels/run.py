@@ -9,6 +9,7 @@ nothing after ``at``: the answer for a past ``at`` is what the live model showed
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from heatmap_engine.levels import quality
 from heatmap_engine.levels.brackets import BracketTable, load_brackets
@@ -45,56 +46,72 @@ def run_levels(
     table: BracketTable | None = None,
 ) -> LevelsResult:
     """The grid, predictions, profile, assumptions and data quality of one range."""
-    if range_name not in RANGES_MS:
-        raise LevelsInputError(f"range {range_name!r} is not one of {', '.join(RANGES_MS)}")
-    if len(bars) == 0:
-        raise LevelsInputError("no candles")
-    range_ms = RANGES_MS[range_name]
-    at = int(bars.end_ms[-1]) if at_ms is None else int(at_ms)
-    start = at - range_ms
-    feed_from = start - int(settings.levels_warmup_hours * HOUR_MS)
-    fed = bars.select((bars.open_ms >= feed_from) & (bars.end_ms <= at))
-    in_range = fed.select(fed.open_ms >= start)
-    if len(in_range) == 0:
-        raise LevelsInputError("no candle closes inside the range")
-    seed = readings.time_ms[readings.time_ms <= max(feed_from, int(fed.open_ms[0]))]
-    first_reading = int(seed[-1]) if len(seed) else feed_from
-    used = readings.select((readings.time_ms >= first_reading) & (readings.time_ms <= at))
-    if len(used) == 0:
-        raise LevelsInputError("no open-interest reading at or before the end of the range")
+    span = _Span.choose(bars, readings, settings, at_ms, range_name)
     table = table or load_brackets(settings.levels_brackets_file or None)
     layout, listed = symbol_layout(settings, symbol, table)
     plan = GridPlan.build(
         layout,
-        in_range,
+        span.in_range,
         settings.levels_grid_margin_pct,
         settings.levels_grid_rows,
-        range_ms,
+        span.range_ms,
         settings.levels_grid_columns,
     )
-    recorder = GridRecorder(plan, layout, in_range)
+    recorder = GridRecorder(plan, layout, span.in_range)
     book = LevelsBook(
         layout, settings.levels_oi_gap_minutes * 60_000.0, on_bar=recorder, keep_outcomes=0
     )  # the recorder keeps the range's predictions
-    _feed(book, fed, used, plan)
+    _feed(book, span.fed, span.readings, plan)
     final = book.finish(recorder) or book.state
     if final is None:
         raise LevelsInputError("no open-interest reading before the last candle")
-    labels = tier_labels(layout)
-    result_assumptions = assumptions(
-        settings, symbol, layout, table, listed, fed, used, plan.row_buckets
-    )
     return LevelsResult(
         symbol,
-        at,
-        range_ms,
+        span.at_ms,
+        span.range_ms,
         range_name,
         recorder.grid(),
         recorder.predictions(),
-        build_profile(final, plan.row_buckets, at, labels),
-        result_assumptions,
-        _quality(book, recorder, in_range, used, start, at, feed_from, final),
+        build_profile(final, plan.row_buckets, span.at_ms, tier_labels(layout)),
+        assumptions(
+            settings, symbol, layout, table, listed, span.fed, span.readings, plan.row_buckets
+        ),
+        _quality(book, recorder, span, final),
     )
+
+
+@dataclass(frozen=True)
+class _Span:
+    """What a run reads: the bars from the warm-up's start to ``at`` and the readings."""
+
+    at_ms: int
+    range_ms: int
+    start_ms: int
+    feed_from_ms: int
+    fed: Bars
+    in_range: Bars
+    readings: Readings
+
+    @classmethod
+    def choose(cls, bars, readings, settings, at_ms, range_name) -> _Span:
+        if range_name not in RANGES_MS:
+            raise LevelsInputError(f"range {range_name!r} is not one of {', '.join(RANGES_MS)}")
+        if len(bars) == 0:
+            raise LevelsInputError("no candles")
+        range_ms = RANGES_MS[range_name]
+        at = int(bars.end_ms[-1]) if at_ms is None else int(at_ms)
+        start = at - range_ms
+        feed_from = start - int(settings.levels_warmup_hours * HOUR_MS)
+        fed = bars.select((bars.open_ms >= feed_from) & (bars.end_ms <= at))
+        in_range = fed.select(fed.open_ms >= start)
+        if len(in_range) == 0:
+            raise LevelsInputError("no candle closes inside the range")
+        seed = readings.time_ms[readings.time_ms <= max(feed_from, int(fed.open_ms[0]))]
+        first = int(seed[-1]) if len(seed) else feed_from
+        used = readings.select((readings.time_ms >= first) & (readings.time_ms <= at))
+        if len(used) == 0:
+            raise LevelsInputError("no open-interest reading at or before the end of the range")
+        return cls(at, range_ms, start, feed_from, fed, in_range, used)
 
 
 def _feed(book: LevelsBook, bars: Bars, readings: Readings, plan: GridPlan) -> None:
@@ -123,17 +140,18 @@ def _feed(book: LevelsBook, bars: Bars, readings: Readings, plan: GridPlan) -> N
         add_reading(t, v, p)
 
 
-def _quality(book, recorder, bars, readings, start, at, feed_from, final) -> DataQuality:
-    cadence = readings.cadence_ms()
+def _quality(book: LevelsBook, recorder: GridRecorder, span: _Span, final) -> DataQuality:
+    start, at, bars, readings = span.start_ms, span.at_ms, span.in_range, span.readings
     candle_gaps = quality.candle_gaps(bars, start, at)
-    oi_gaps = quality.open_interest_gaps(readings, start, at, cadence)
+    oi_gaps = quality.open_interest_gaps(readings, start, at, readings.cadence_ms())
     standing = final.standing
     unknown_end = (final.unknown[0] + final.unknown[1]) / standing if standing > 0 else 0.0
-    warmup = max(0, start - max(feed_from, book.started_ms or start)) / HOUR_MS
+    warmup = max(0, start - max(span.feed_from_ms, book.started_ms or start)) / HOUR_MS
     notes = []
     if candle_gaps and candle_gaps[0].start_ms == start and candle_gaps[0].end_ms > start:
         notes.append("the range begins before the first candle")
-    if recorder.unknown_share_start is None or recorder.unknown_share_start > 0.5:
+    unknown_start = recorder.unknown_share_start
+    if unknown_start is None or unknown_start > 0.5:
         notes.append(
             "more than half of the open interest was at unknown levels when the range "
             "began: too little data before it to place the positions"
@@ -146,7 +164,7 @@ def _quality(book, recorder, bars, readings, start, at, feed_from, final) -> Dat
         quality.candle_coverage(bars, start, at),
         1.0 - quality.gap_share(oi_gaps, start, at),
         warmup,
-        1.0 if recorder.unknown_share_start is None else recorder.unknown_share_start,
+        1.0 if unknown_start is None else unknown_start,
         unknown_end,
         len(book.pending),
         book.counters.bars_before_open_interest,
