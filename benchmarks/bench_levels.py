@@ -198,7 +198,7 @@ def memory() -> None:
     print(
         f"\n3. memory per symbol after 30 days of 5-minute bars: {used / 1024:.0f} KiB "
         f"(the book: {state.stored.nbytes / 1024:.0f} KiB of levels over "
-        f"{state.size} buckets, {state.totals.nbytes / 1024:.0f} KiB of totals; "
+        f"{state.size} buckets; "
         f"{(book.recent.columns.nbytes + book.recent.contracts.nbytes) / 1024:.0f} KiB "
         f"of kept outcomes)"
     )

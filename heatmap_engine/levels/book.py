@@ -104,12 +104,12 @@ def _sweep_short(state: BookState, high: float) -> tuple[float, float]:
 
 def _consume(state: BookState, side: int, i: int, j: int) -> tuple[float, float]:
     """Remove the levels of columns ``i … j−1`` of one side: (contracts, USD) consumed."""
-    totals = state.totals[side, i:j]
+    block = state.stored[side, :, i:j]
+    per_bucket = np.add.reduce(block, axis=0)
     scale = state.scale[side]
-    contracts = float(np.add.reduce(totals)) * scale
-    usd = float(totals @ state.mids[i:j]) * scale
-    totals[...] = 0.0
-    state.stored[side, :, i:j] = 0.0
+    contracts = float(np.add.reduce(per_bucket)) * scale
+    usd = float(per_bucket @ state.mids[i:j]) * scale
+    block[...] = 0.0
     if state.extent[2 * side + 1] < state.extent[2 * side]:  # the side is empty now
         contracts, usd = state.placed[side], state.usd[side]
         state.extent[2 * side : 2 * side + 2] = EMPTY
@@ -133,9 +133,6 @@ def _open(state: BookState, placement: Placement, contracts: float, buy_share: f
     rows = state.layout.rows
     per_row[:rows], per_row[rows:] = per_long, per_short
     state.flat[placement.buckets + state.row_base] += placement.share * per_row
-    a, b = ends[0] - state.k0, ends[2] - state.k0
-    state.totals[LONG, a : a + len(placement.long_totals)] += placement.long_totals * per_long
-    state.totals[SHORT, b : b + len(placement.short_totals)] += placement.short_totals * per_short
     long_usd, short_usd = placement.long_usd * longs, placement.short_usd * shorts
     state.usd[LONG] += long_usd
     state.usd[SHORT] += short_usd

@@ -80,6 +80,7 @@ class GridRecorder:
         # contracts per side and model bucket at each column's end (float32: half the memory)
         self.contracts = np.zeros((columns, 2, plan.rows * plan.row_buckets), dtype=np.float32)
         self._scale = np.ones((2, 1))
+        self._sum = np.zeros((2, plan.rows * plan.row_buckets))
         self.long_usd, self.short_usd = np.zeros(n), np.zeros(n)
         self.committed = np.zeros(n, dtype=bool)
         self.unknown_share_start: float | None = None
@@ -98,7 +99,8 @@ class GridRecorder:
             column = self.contracts[self.column[i]]
             a = self.plan.k_from - state.k0  # the run reserved the whole window
             self._scale[:, 0] = state.scale
-            np.multiply(state.totals[:, a : a + column.shape[1]], self._scale, out=column)
+            np.add.reduce(state.stored[:, :, a : a + column.shape[1]], axis=1, out=self._sum)
+            np.multiply(self._sum, self._scale, out=column)
 
     def predictions(self) -> Predictions:
         return Predictions(self.bars.open_ms, self.long_usd, self.short_usd, self.committed)

@@ -109,8 +109,6 @@ class Placement(NamedTuple):
     long_usd: float  # USD at the levels of one long contract opened in the bar
     short_usd: float
     ends: tuple[int, int, int, int]  # lowest and highest bucket used, long then short
-    long_totals: np.ndarray  # share per bucket from ends[0], all long tiers together
-    short_totals: np.ndarray  # the same from ends[2] for the short tiers
 
 
 def placements(layout: Layout, low: np.ndarray, high: np.ndarray) -> list[Placement]:
@@ -129,8 +127,6 @@ def placements(layout: Layout, low: np.ndarray, high: np.ndarray) -> list[Placem
         ends = start[:, list(layout.extreme_rows)]
         ends[:, 1] += count - 1
         ends[:, 3] += count - 1
-        longs = _side_totals(start[:, :j], share[:, :j], ends[:, 0], ends[:, 1])
-        shorts = _side_totals(start[:, j:], share[:, j:], ends[:, 2], ends[:, 3])
         for t, edge in enumerate(ends.tolist()):
             out.append(
                 Placement(
@@ -139,18 +135,6 @@ def placements(layout: Layout, low: np.ndarray, high: np.ndarray) -> list[Placem
                     long_usd[t],
                     short_usd[t],
                     tuple(edge),
-                    longs[t, : edge[1] - edge[0] + 1],
-                    shorts[t, : edge[3] - edge[2] + 1],
                 )
             )
     return out
-
-
-def _side_totals(start, share, first, last) -> np.ndarray:
-    """(T, W) the rows of one side summed per bucket, from each bar's ``first`` bucket."""
-    bars, _, width = share.shape
-    span = int((last - first).max()) + 1 + width
-    cells = (start - first[:, None])[:, :, None] + np.arange(width)
-    cells += (np.arange(bars) * span)[:, None, None]
-    totals = np.bincount(cells.ravel(), weights=share.ravel(), minlength=bars * span)
-    return totals.reshape(bars, span)

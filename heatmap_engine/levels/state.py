@@ -5,8 +5,7 @@ buckets ``k0 … k0+K−1`` (grown when levels land outside), plus per side the 
 *unknown* levels: open interest from before the model saw it open, not placed until it turns
 over. USD figures are contracts times the bucket's middle price: what a liquidation there would
 be. Shrinking a side (decay, closes) only changes its ``scale``: the contracts are
-``stored × scale``, so a bar costs the same however many levels stand. ``totals`` is ``stored``
-summed over tiers, kept alongside for the sweeps and the grid.
+``stored × scale``, so a bar costs the same however many levels stand.
 """
 
 from __future__ import annotations
@@ -70,7 +69,6 @@ class BookState:
     layout: Layout
     k0: int
     stored: np.ndarray  # (2, J, K)
-    totals: np.ndarray  # (2, K) = stored summed over tiers
     mids: np.ndarray  # (K,) middle price of each bucket
     scale: list[float]  # per side
     unknown: list[float]  # contracts at unknown levels, per side
@@ -97,7 +95,6 @@ class BookState:
             layout,
             k0,
             np.zeros((2, layout.rows, size)),
-            np.zeros((2, size)),
             _mids(layout.g, k0, size),
             [1.0, 1.0],
             [contracts / 2, contracts / 2],
@@ -115,7 +112,6 @@ class BookState:
             self.layout,
             self.k0,
             self.stored.copy(),
-            self.totals.copy(),
             self.mids,
             list(self.scale),
             list(self.unknown),
@@ -146,7 +142,7 @@ class BookState:
         a, b = max(k_from, self.k0), min(k_to, self.k0 + self.size)
         if a < b:
             i, j = a - self.k0, b - self.k0
-            out[:, a - k_from : b - k_from] = self.totals[:, i:j] * self.mids[i:j]
+            out[:, a - k_from : b - k_from] = self.stored[:, :, i:j].sum(axis=1) * self.mids[i:j]
             out *= np.array(self.scale)[:, None]
         return out
 
@@ -167,9 +163,8 @@ class BookState:
         end = max(self.k0 + self.size, hi + 1 + _GROW)
         at = slice(self.k0 - k0, self.k0 - k0 + self.size)
         stored = np.zeros((2, self.layout.rows, end - k0))
-        totals = np.zeros((2, end - k0))
-        stored[:, :, at], totals[:, at] = self.stored, self.totals
-        self.k0, self.stored, self.totals = k0, stored, totals
+        stored[:, :, at] = self.stored
+        self.k0, self.stored = k0, stored
         self.mids = _mids(self.layout.g, k0, end - k0)
         self.flat = self.stored.reshape(-1)
         self.row_base = _row_base(self)
@@ -180,7 +175,6 @@ class BookState:
         if hi >= lo:
             i, j = lo - self.k0, hi + 1 - self.k0
             self.stored[side, :, i:j] *= self.scale[side]
-            self.totals[side, i:j] *= self.scale[side]
         self.scale[side] = 1.0
 
 
