@@ -25,7 +25,9 @@ def apply_bar(
     """One bar of the model on ``state`` (in place), with its share of the change in open
     interest (contracts; 0 while no reading covers the bar) and where its opens land (computed
     here unless given). Returns the bar's predicted liquidations."""
-    low, high = min(bar.low, state.last_close), max(bar.high, state.last_close)
+    close = state.last_close
+    low = bar.low if bar.low < close else close
+    high = bar.high if bar.high > close else close
     long_c, long_usd = _sweep_long(state, low)
     short_c, short_usd = _sweep_short(state, high)
     share = rules.taker_buy_share(bar.volume, bar.taker_buy_volume)
@@ -137,9 +139,15 @@ def _open(state: BookState, placement: Placement, contracts: float, buy_share: f
     state.usd[LONG] += long_usd
     state.usd[SHORT] += short_usd
     state.ledger.opened_usd += long_usd + short_usd
-    extent = state.extent
-    extent[0], extent[1] = min(extent[0], ends[0]), max(extent[1], ends[1])
-    extent[2], extent[3] = min(extent[2], ends[2]), max(extent[3], ends[3])
+    extent = state.extent  # (conditional expressions: this runs for every bar)
+    if ends[0] < extent[0]:
+        extent[0] = ends[0]
+    if ends[1] > extent[1]:
+        extent[1] = ends[1]
+    if ends[2] < extent[2]:
+        extent[2] = ends[2]
+    if ends[3] > extent[3]:
+        extent[3] = ends[3]
     state.placed[LONG] += longs
     state.placed[SHORT] += shorts
     state.ledger.opened += contracts
