@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run demo test lint format bench clean
+.PHONY: install run demo test lint format bench score clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	scripts/ensure-system.sh
@@ -34,6 +34,9 @@ test: lint
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
+
+score: $(STAMP)
+	$(PY) benchmarks/score_levels.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .artifacts

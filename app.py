@@ -7,6 +7,7 @@ not to) starts the engine service. Nothing is built, started or bound at import 
     python app.py --demo [--speed 60]            # offline: a simulated market on loopback
     python app.py record --out frames.jsonl      # ingest and keep every raw frame
     python app.py replay frames.jsonl --speed 60 # a recording into a fresh store
+    python app.py levels --candles C.csv --open-interest OI.csv [--range 7d]  # estimated levels
     gunicorn --workers 1 --threads 8 'app:create_server()'   # production (see Procfile)
 
 One process ingests and writes history per data folder (``HEATMAP_DATA_DIR``): a second one (a
@@ -231,6 +232,53 @@ def _replay(args: argparse.Namespace) -> int:
     return 0 if stopped else 1
 
 
+def _levels(args: argparse.Namespace) -> int:
+    """The estimated-levels JSON of two CSV files on stdout; bad input: one line, exit 2."""
+    import sys
+
+    import orjson
+
+    from api.levels_payload import coinglass_payload, levels_payload
+    from heatmap_engine.levels.cli import levels_from_files
+    from heatmap_engine.levels.series import LevelsInputError
+
+    try:
+        result = levels_from_files(
+            args.candles,
+            args.open_interest,
+            at=args.at,
+            range_name=args.range,
+            preset=args.preset,
+            symbol=args.symbol,
+        )
+    except (LevelsInputError, ConfigError) as exc:
+        print(f"app.py levels: error: {exc}", file=sys.stderr)
+        return 2
+    body = coinglass_payload(result) if args.format == "coinglass" else levels_payload(result)
+    sys.stdout.buffer.write(orjson.dumps(body) + b"\n")
+    return 0
+
+
+def _add_levels_command(subcommands) -> None:
+    from heatmap_engine.levels import PRESETS, RANGES_MS
+
+    levels = subcommands.add_parser(
+        "levels", help="estimated liquidation levels from CSV files, as JSON on stdout"
+    )
+    levels.add_argument(
+        "--candles", required=True, help="CSV: open_time, open, high, low, close[, volume, …]"
+    )
+    levels.add_argument("--open-interest", required=True, help="CSV: time, open_interest_usd")
+    levels.add_argument("--at", default=None, help="end of the range (default: the last candle)")
+    levels.add_argument("--range", default="7d", choices=list(RANGES_MS))
+    levels.add_argument(
+        "--preset", default=None, choices=PRESETS, help="leverage tiers (HEATMAP_LEVELS_PRESET)"
+    )
+    levels.add_argument("--symbol", default=None, help="contract, for its leverage brackets")
+    levels.add_argument("--format", default="levels", choices=("levels", "coinglass"))
+    levels.set_defaults(handler=_levels)
+
+
 def _add_server_options(parser: argparse.ArgumentParser, default: object = None) -> None:
     # A subcommand's options default to SUPPRESS, so they never erase the same top-level option.
     parser.add_argument(
@@ -263,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--data-dir", default=None, help="store folder (default HEATMAP_DATA_DIR)")
     replay.set_defaults(handler=_replay)
+    _add_levels_command(subcommands)
     return parser
 
 

@@ -1,0 +1,164 @@
+"""The model's outputs over time and price: the grid's rows and columns, the recorder that takes
+a column from the book as a run passes each column's last bar, and the profile of a book.
+
+Rows group ``m`` model buckets (aligned on multiples of ``m``), the fewest that keep the rows
+within ``levels_grid_rows`` over the range's prices (its candles' low to high, widened by
+``levels_grid_margin_pct``). Columns are a whole number of bars, the smallest step of
+``COLUMN_STEPS`` that keeps them within ``levels_grid_columns``; a column's value is the book
+after its last bar, and columns without candles are left out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from heatmap_engine.levels.layout import Layout
+from heatmap_engine.levels.results import Grid, Predictions, Profile
+from heatmap_engine.levels.series import Bars
+from heatmap_engine.levels.state import Bar, BarOutcome, BookState
+
+_MINUTE = 60_000
+COLUMN_STEPS = tuple(
+    m * _MINUTE for m in (1, 3, 5, 15, 30, 60, 120, 240, 360, 720, 1440, 2880, 4320, 10080)
+)
+
+
+@dataclass(frozen=True)
+class GridPlan:
+    """Which buckets and bars make the grid's rows and columns."""
+
+    k_from: int  # first model bucket of the first row
+    rows: int
+    row_buckets: int  # m
+    column_ms: int
+
+    @classmethod
+    def build(
+        cls,
+        layout: Layout,
+        bars: Bars,
+        margin_pct: float,
+        max_rows: int,
+        range_ms: int,
+        max_columns: int,
+    ) -> GridPlan:
+        widen = 1.0 + margin_pct / 100.0
+        k_lo = layout.index(float(bars.low.min()) / widen)
+        k_hi = layout.index(float(bars.high.max()) * widen)
+        m = max(1, math.ceil((k_hi - k_lo + 1) / max_rows))
+        k_from = (k_lo // m) * m
+        steps = [s for s in COLUMN_STEPS if s >= bars.interval_ms and s % bars.interval_ms == 0]
+        column = next((s for s in steps if math.ceil(range_ms / s) <= max_columns), steps[-1])
+        return cls(k_from, math.ceil((k_hi + 1 - k_from) / m), m, column)
+
+    @property
+    def k_to(self) -> int:
+        return self.k_from + self.rows * self.row_buckets
+
+
+def row_edges(g: float, k_from: int, rows: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """(price_low, price_high) of ``rows`` rows of ``m`` buckets from bucket ``k_from``."""
+    k = k_from + m * np.arange(rows + 1)
+    edges = np.exp(k * g)
+    return edges[:-1], edges[1:]
+
+
+class GridRecorder:
+    """The hook (``LevelsBook.on_bar``) that keeps the range's predictions and columns."""
+
+    def __init__(self, plan: GridPlan, layout: Layout, bars: Bars) -> None:
+        self.plan, self.layout, self.bars = plan, layout, bars
+        self.index = {t: i for i, t in enumerate(bars.open_ms.tolist())}
+        column = bars.open_ms // plan.column_ms
+        self.column_start = np.unique(column)
+        self.column = np.searchsorted(self.column_start, column).tolist()
+        self.last = np.r_[column[1:] != column[:-1], True].tolist()
+        n, columns = len(bars), len(self.column_start)
+        # contracts per side and model bucket at each column's end (float32: half the memory)
+        self.contracts = np.zeros((columns, 2, plan.rows * plan.row_buckets), dtype=np.float32)
+        self._scale = np.ones((2, 1))
+        self._sum = np.zeros((2, plan.rows * plan.row_buckets))
+        self.long_usd, self.short_usd = np.zeros(n), np.zeros(n)
+        self.committed = np.zeros(n, dtype=bool)
+        self.unknown_share_start: float | None = None
+
+    def __call__(self, bar: Bar, outcome: BarOutcome, state: BookState, committed: bool) -> None:
+        i = self.index.get(bar.open_ms)
+        if i is None:
+            return
+        self.long_usd[i], self.short_usd[i] = outcome.long_usd, outcome.short_usd
+        self.committed[i] = committed
+        if self.unknown_share_start is None:
+            standing = state.standing
+            unknown = state.unknown[0] + state.unknown[1]
+            self.unknown_share_start = unknown / standing if standing > 0 else 0.0
+        if self.last[i]:
+            column = self.contracts[self.column[i]]
+            a = self.plan.k_from - state.k0  # the run reserved the whole window
+            self._scale[:, 0] = state.scale
+            np.add.reduce(state.stored[:, :, a : a + column.shape[1]], axis=1, out=self._sum)
+            np.multiply(self._sum, self._scale, out=column)
+
+    def predictions(self) -> Predictions:
+        return Predictions(self.bars.open_ms, self.long_usd, self.short_usd, self.committed)
+
+    def grid(self) -> Grid:
+        plan, g, bars = self.plan, self.layout.g, self.bars
+        usd = self.contracts * np.exp((np.arange(plan.k_from, plan.k_to) + 0.5) * g).astype(
+            np.float32
+        )
+        if plan.row_buckets > 1:
+            usd = usd.reshape(len(usd), 2, plan.rows, plan.row_buckets).sum(axis=3)
+        low, high = row_edges(g, plan.k_from, plan.rows, plan.row_buckets)
+        first = np.searchsorted(self.column, np.arange(len(self.column_start)))
+        last = np.r_[first[1:], len(bars)] - 1
+        span = [np.minimum.reduceat(bars.low, first), np.maximum.reduceat(bars.high, first)]
+        volume = np.add.reduceat(bars.volume, first)
+        return Grid(
+            plan.column_ms,
+            self.column_start * plan.column_ms,
+            bars.open[first],
+            span[1],
+            span[0],
+            bars.close[last],
+            volume,
+            low,
+            high,
+            usd[:, 0],
+            usd[:, 1],
+        )
+
+
+def build_profile(state: BookState, m: int, time_ms: int, labels: tuple[str, ...]) -> Profile:
+    """The standing book of ``state`` in rows of ``m`` buckets, at its last close."""
+    price, g = state.last_close, state.layout.g
+    lo, usd = state.tier_usd()  # (2, J, n) from bucket lo
+    k_from = (lo // m) * m
+    rows = max(1, math.ceil((lo + usd.shape[2] - k_from) / m))
+    padded = np.zeros((2, usd.shape[1], rows * m))
+    padded[:, :, lo - k_from : lo - k_from + usd.shape[2]] = usd
+    tiers = padded.reshape(2, usd.shape[1], rows, m).sum(axis=3)
+    low, high = row_edges(g, k_from, rows, m)
+    long_usd, short_usd = tiers[0].sum(axis=0), tiers[1].sum(axis=0)
+    mid = np.sqrt(low * high)
+    below, above = mid <= price, mid >= price
+    cum_long = np.where(below, np.cumsum((long_usd * below)[::-1])[::-1], np.nan)
+    cum_short = np.where(above, np.cumsum(short_usd * above), np.nan)
+    return Profile(
+        price,
+        time_ms,
+        low,
+        high,
+        long_usd,
+        short_usd,
+        labels,
+        tiers[0],
+        tiers[1],
+        cum_long,
+        cum_short,
+        state.unknown[0] * price,
+        state.unknown[1] * price,
+    )

@@ -1,0 +1,187 @@
+"""The standing book of one symbol: the data ``heatmap_engine.levels.book`` changes bar by bar.
+
+Contracts per side (0 long, 1 short), tier and price bucket (``layout`` has the grid) over the
+buckets ``k0 … k0+K−1`` (grown when levels land outside), plus per side the contracts at
+*unknown* levels: open interest from before the model saw it open, not placed until it turns
+over. USD figures are contracts times the bucket's middle price: what a liquidation there would
+be. Shrinking a side (decay, closes) only changes its ``scale``: the contracts are
+``stored × scale``, so a bar costs the same however many levels stand.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from heatmap_engine.levels.layout import Layout
+
+LONG, SHORT = 0, 1
+EMPTY = (2**62, -(2**62))  # (lowest, highest) bucket of a side without levels
+_GROW = 256  # buckets added beyond what a growth needs
+
+
+class Bar(NamedTuple):
+    """One closed candle: prices, and volumes in base units (NaN when unknown)."""
+
+    open_ms: int
+    end_ms: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float = math.nan
+    taker_buy_volume: float = math.nan
+
+
+class BarOutcome(NamedTuple):
+    """What the model predicts for one bar: the levels it consumed, per side."""
+
+    open_ms: int
+    long_usd: float
+    short_usd: float
+    long_contracts: float
+    short_contracts: float
+
+
+@dataclass
+class Ledger:
+    """Cumulative contracts (all positions) and USD (placed levels) of one book: seeded +
+    opened = closed + decayed + consumed + standing, in both units."""
+
+    seeded: float = 0.0
+    opened: float = 0.0
+    closed: float = 0.0
+    decayed: float = 0.0
+    consumed: float = 0.0
+    opened_usd: float = 0.0
+    closed_usd: float = 0.0
+    decayed_usd: float = 0.0
+    consumed_usd: float = 0.0
+
+
+@dataclass
+class BookState:
+    """The mutable state of one symbol's book (one writer; ``copy`` to hand it on)."""
+
+    layout: Layout
+    k0: int
+    stored: np.ndarray  # (2, J, K)
+    mids: np.ndarray  # (K,) middle price of each bucket
+    scale: list[float]  # per side
+    unknown: list[float]  # contracts at unknown levels, per side
+    placed: list[float]  # contracts at known levels, per side
+    usd: list[float]  # USD of the placed levels, per side
+    extent: list[int]  # [lowest long bucket, highest long, lowest short, highest short]
+    last_close: float
+    last_end_ms: int
+    ledger: Ledger = field(default_factory=Ledger)
+    flat: np.ndarray = field(init=False, repr=False)  # ``stored`` as one flat view
+    row_base: np.ndarray = field(init=False, repr=False)  # see ``_row_base``
+    per_row: np.ndarray = field(init=False, repr=False)  # scratch of ``book._open``
+
+    def __post_init__(self) -> None:
+        self.flat = self.stored.reshape(-1)
+        self.row_base = _row_base(self)
+        self.per_row = np.zeros((2 * self.layout.rows, 1))
+
+    @classmethod
+    def seed(cls, layout: Layout, contracts: float, price: float, end_ms: int) -> BookState:
+        """A book holding ``contracts`` at unknown levels, half per side (the first reading)."""
+        k0, size = layout.index(price) - 4 * _GROW, 8 * _GROW
+        state = cls(
+            layout,
+            k0,
+            np.zeros((2, layout.rows, size)),
+            _mids(layout.g, k0, size),
+            [1.0, 1.0],
+            [contracts / 2, contracts / 2],
+            [0.0, 0.0],
+            [0.0, 0.0],
+            [*EMPTY, *EMPTY],
+            price,
+            end_ms,
+        )
+        state.ledger.seeded = contracts
+        return state
+
+    def copy(self) -> BookState:
+        return BookState(
+            self.layout,
+            self.k0,
+            self.stored.copy(),
+            self.mids,
+            list(self.scale),
+            list(self.unknown),
+            list(self.placed),
+            list(self.usd),
+            list(self.extent),
+            self.last_close,
+            self.last_end_ms,
+            Ledger(**vars(self.ledger)),
+        )
+
+    @property
+    def size(self) -> int:
+        return self.stored.shape[2]
+
+    @property
+    def standing(self) -> float:
+        """Contracts standing: placed and at unknown levels, both sides."""
+        return self.placed[0] + self.placed[1] + self.unknown[0] + self.unknown[1]
+
+    def mass(self) -> np.ndarray:
+        """(2, J, K) contracts per side, tier and bucket (a new array)."""
+        return self.stored * np.array(self.scale)[:, None, None]
+
+    def side_usd(self, k_from: int, k_to: int) -> np.ndarray:
+        """(2, k_to − k_from) USD per side of buckets ``k_from … k_to−1`` (zeros outside)."""
+        out = np.zeros((2, k_to - k_from))
+        a, b = max(k_from, self.k0), min(k_to, self.k0 + self.size)
+        if a < b:
+            i, j = a - self.k0, b - self.k0
+            out[:, a - k_from : b - k_from] = self.stored[:, :, i:j].sum(axis=1) * self.mids[i:j]
+            out *= np.array(self.scale)[:, None]
+        return out
+
+    def tier_usd(self) -> tuple[int, np.ndarray]:
+        """(first bucket, (2, J, n) USD per side and tier) over the occupied buckets."""
+        lo = min(self.extent[0], self.extent[2])
+        hi = max(self.extent[1], self.extent[3])
+        if hi < lo:
+            return self.layout.index(self.last_close), np.zeros((2, self.layout.rows, 0))
+        i, j = lo - self.k0, hi + 1 - self.k0
+        return lo, self.stored[:, :, i:j] * self.mids[i:j] * np.array(self.scale)[:, None, None]
+
+    def reserve(self, lo: int, hi: int) -> None:
+        """Make room for buckets ``lo … hi`` (and some more)."""
+        if lo >= self.k0 and hi < self.k0 + self.size:
+            return
+        k0 = min(self.k0, lo - _GROW)
+        end = max(self.k0 + self.size, hi + 1 + _GROW)
+        at = slice(self.k0 - k0, self.k0 - k0 + self.size)
+        stored = np.zeros((2, self.layout.rows, end - k0))
+        stored[:, :, at] = self.stored
+        self.k0, self.stored = k0, stored
+        self.mids = _mids(self.layout.g, k0, end - k0)
+        self.flat = self.stored.reshape(-1)
+        self.row_base = _row_base(self)
+
+    def fold_scale(self, side: int) -> None:
+        """Multiply one side's stored levels by its scale and reset the scale to 1."""
+        lo, hi = self.extent[2 * side], self.extent[2 * side + 1]
+        if hi >= lo:
+            i, j = lo - self.k0, hi + 1 - self.k0
+            self.stored[side, :, i:j] *= self.scale[side]
+        self.scale[side] = 1.0
+
+
+def _mids(g: float, k0: int, size: int) -> np.ndarray:
+    return np.exp((np.arange(k0, k0 + size) + 0.5) * g)
+
+
+def _row_base(state: BookState) -> np.ndarray:
+    """(2·J, 1) flat index in ``stored`` of each row's bucket 0 (bucket ``k`` adds ``k``)."""
+    return (np.arange(2 * state.layout.rows) * state.size - state.k0)[:, None]
