@@ -46,17 +46,18 @@ class SimScores:
     bars: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
 
-def _bar(row: list) -> Bar:
-    open_ms = int(row[0])
+def _bar(row: dict, step: float) -> Bar:
+    """A closed simulated candle (``sim.candles.closed.last``: volumes in lots) as a model bar."""
+    open_ms = int(row["time_ms"])
     return Bar(
         open_ms,
         open_ms + MINUTE_MS,
-        float(row[1]),
-        float(row[2]),
-        float(row[3]),
-        float(row[4]),
-        float(row[5]),
-        float(row[9]),
+        float(row["open"]),
+        float(row["high"]),
+        float(row["low"]),
+        float(row["close"]),
+        float(row["volume"]) * step,
+        float(row["buy"]) * step,
     )
 
 
@@ -107,16 +108,15 @@ def _feed(sim, out, books) -> None:
     """What the live service would receive this second: a closed candle, an OI reading."""
     if out.minute_closed:
         for i in range(len(sim.symbols)):
-            bar = _bar(sim.candles.closed[i][-1])
+            bar = _bar(sim.candles.closed.last(i), float(sim.profiles[i].step))
             for variant in books.values():
                 variant[i].add_bar(bar)
     if out.time_ms % OI_MS == 0:
         for i in range(len(sim.symbols)):
-            row = sim.candles.oi_history[i][-1]
-            contracts = float(row["sumOpenInterest"])
-            price = float(row["sumOpenInterestValue"]) / max(contracts, 1e-300)
+            row = sim.candles.open_interest.last(i)
+            contracts = float(row["oi_lots"]) * float(sim.profiles[i].step)
             for variant in books.values():
-                variant[i].add_open_interest(int(row["timestamp"]), contracts, price)
+                variant[i].add_open_interest(int(row["time_ms"]), contracts, float(row["mark"]))
 
 
 def _fields(base: LevelsSettings, over: Mapping[str, str]) -> dict:
