@@ -32,6 +32,7 @@ import layouts
 from api import register_api
 from api.settings import ApiSettings
 from heatmap_engine.config import ConfigError, Settings
+from heatmap_engine.logsetup import configure_logging
 from heatmap_engine.service import HeatmapService
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ def create_app(
         assets_folder=str(ASSETS),
         suppress_callback_exceptions=False,
         meta_tags=[{"name": "color-scheme", "content": "dark"}],
+        add_log_handler=False,  # its lines go through the root handler, once
     )
     # Dash answers every other path with this page too, so /liquidation-heatmap?symbol=... works
     # and survives a reload; a dcc.Location inside reads the query string.
@@ -89,10 +91,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         if v is not None
     }
     settings = Settings.from_env(**overrides)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s",
-    )
+    configure_logging(settings)
     return settings
 
 

@@ -12,6 +12,7 @@ import sys
 import threading
 
 from heatmap_engine.config import ConfigError, Settings
+from heatmap_engine.logsetup import configure_logging
 from heatmap_engine.service import HeatmapService
 
 
@@ -21,9 +22,7 @@ def main() -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

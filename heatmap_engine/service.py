@@ -8,6 +8,10 @@ Threads (all named, all started by ``start()``, never at import):
   frames and puts events on the queue. The queue is unbounded: events are never dropped.
 * ``heatmap-rest``: fetches the universe from ``exchangeInfo`` when ``HEATMAP_SYMBOLS=all`` and
   polls mark prices over REST only while the mark-price stream is stale.
+
+Every loop catches what it did not expect, logs it once per kind (``Failures``) and carries on
+after a pause; ``threads()`` (in ``status()``) says which named thread is alive, and
+``problems()`` names the vital ones that ended.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -23,17 +28,22 @@ from typing import Any, Protocol
 from heatmap_engine.config import Settings
 from heatmap_engine.engine import Engine, wall_clock_ms
 from heatmap_engine.exchanges import binance
-from heatmap_engine.exchanges.base import Event
+from heatmap_engine.exchanges.base import Event, TimeWindow
 from heatmap_engine.exchanges.binance_rest import BinanceRest, RestUnavailable
+from heatmap_engine.failures import Failures
 from heatmap_engine.feed import LiveFeed
 from heatmap_engine.feed_group import FeedGroup
 from heatmap_engine.history.runtime import HistoryRuntime
 from heatmap_engine.models import Snapshot
+from heatmap_engine.network import Reachability, host_of
 from heatmap_engine.recording import Recorder
 from heatmap_engine.symbols import SymbolResolver, perpetuals_from_exchange_info
 
 log = logging.getLogger(__name__)
 _STOP = object()
+# the history's loops, owned by heatmap_engine.history; watched here by their thread names
+HISTORY_THREADS = ("heatmap-history", "heatmap-backfill")
+LOOP_PAUSE_SECONDS = 1.0  # after an unexpected failure, before a loop carries on
 
 
 class MessageSource(Protocol):
@@ -61,7 +71,18 @@ class HeatmapService:
         self.settings = settings
         self.mode = mode
         self.engine = Engine(settings, clock=clock, event_time=event_time)
-        self.rest = rest or BinanceRest(settings.binance_rest_url, settings.rest_timeout_seconds)
+        self.rest = rest or BinanceRest(
+            settings.binance_rest_url,
+            settings.rest_timeout_seconds,
+            backoff_initial=settings.feed_backoff_initial_seconds,
+            backoff_max=settings.feed_backoff_max_seconds,
+        )
+        # event times the parsers accept: around receipt, or (a simulator whose clock runs at
+        # another speed, in demo and replay modes) only the absolute bounds
+        self.time_window = TimeWindow(
+            settings.event_time_max_age_ms, settings.event_time_max_ahead_ms, not event_time
+        )
+        self.failures = Failures(log)  # unexpected failures of the service's own loops
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._source_factory = source_factory or self._live_feed
         self.source: MessageSource | None = None
@@ -77,10 +98,14 @@ class HeatmapService:
     def _live_feed(self, sink: Callable[[tuple[Event, ...]], None]) -> MessageSource:
         s = self.settings
         recorder = Recorder(s.record_path) if s.record_path else None
+        adapter = binance.adapter(self.time_window)
+        # one for every connection, so an outage is said once however many connections fail
+        reach = Reachability(host_of(s.binance_ws_url), logging.getLogger("heatmap_engine.feed"),
+                             "Binance streams")  # fmt: skip
 
         def make(streams: tuple[str, ...], name: str) -> LiveFeed:
             return LiveFeed(
-                binance.ADAPTER,
+                adapter,
                 s.binance_ws_url,
                 sink,
                 streams=streams,
@@ -91,6 +116,7 @@ class HeatmapService:
                 backoff_max=s.feed_backoff_max_seconds,
                 recorder=recorder,
                 on_gap=self._on_gap if name == "market" else None,
+                reachability=reach,
             )
 
         group = FeedGroup(make, binance.ADAPTER.streams, binance.ADAPTER.max_streams_per_connection)
@@ -104,7 +130,7 @@ class HeatmapService:
 
     def _on_gap(self, start_ms: int, end_ms: int, reason: str) -> None:
         """Liquidations between a lost connection and the next one are gone for good: say so."""
-        log.warning("no liquidation feed from %d to %d (%s)", start_ms, end_ms, reason)
+        log.info("no liquidation feed from %d to %d (%s)", start_ms, end_ms, reason)
         if self.history is not None:
             self.history.record_gap(start_ms, end_ms, reason)
 
@@ -153,28 +179,39 @@ class HeatmapService:
 
     # -- engine thread ----------------------------------------------------------------------
     def _run_engine(self) -> None:
-        interval = self.settings.update_interval
+        """Drain the queue, refresh on time; an unexpected failure is logged and survived."""
         next_refresh = time.monotonic()
         while True:
             try:
-                item = self._queue.get(timeout=max(0.0, next_refresh - time.monotonic()))
-            except queue.Empty:
-                item = None
-            if item is _STOP:
-                return
-            if item is not None:
-                self._handle(item)
-                for _ in range(50_000):
-                    try:
-                        more = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is _STOP:
-                        return
-                    self._handle(more)
+                if self._engine_step(next_refresh):
+                    return
+            except Exception as exc:  # the loop boundary
+                self.failures.record("the engine loop", exc)
+                if self._stop.wait(LOOP_PAUSE_SECONDS):
+                    return
             if time.monotonic() >= next_refresh:
                 self._refresh()
+                interval = self.settings.update_interval
                 next_refresh = max(next_refresh + interval, time.monotonic() + interval / 10)
+
+    def _engine_step(self, next_refresh: float) -> bool:
+        """Apply what is queued until the next refresh is due; True when told to stop."""
+        try:
+            item = self._queue.get(timeout=max(0.0, next_refresh - time.monotonic()))
+        except queue.Empty:
+            return False
+        if item is _STOP:
+            return True
+        self._handle(item)
+        for _ in range(50_000):
+            try:
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if more is _STOP:
+                return True
+            self._handle(more)
+        return False
 
     def _handle(self, item: Any) -> None:
         try:
@@ -182,17 +219,18 @@ class HeatmapService:
                 item()
             else:
                 self.engine.process(item)
-        except Exception:  # the loop boundary: one bad item must not stop the engine
-            log.exception("engine failed to apply %r", item)
+        except Exception as exc:  # one bad item must not stop the engine
+            self.failures.record("the engine applying a queued item", exc)
 
     def _refresh(self) -> None:
         try:
             self.engine.refresh()
-        except Exception:
-            log.exception("engine refresh failed")
+        except Exception as exc:
+            self.failures.record("the engine refresh", exc)
 
     # -- REST thread ------------------------------------------------------------------------
     def _run_rest(self) -> None:
+        """The universe first (``all``), then mark prices while the stream is stale."""
         if self.settings.all_symbols:
             self._load_universe()
         next_poll = 0.0
@@ -201,23 +239,36 @@ class HeatmapService:
                 continue
             next_poll = time.monotonic() + self.settings.rest_poll_seconds
             try:
-                prices = self.rest.mark_prices()
-            except RestUnavailable as exc:
-                log.info("REST price fallback unavailable: %s", exc)
+                prices = self.rest.mark_prices(self.time_window)
+            except RestUnavailable as exc:  # logged once per outage by BinanceRest itself
+                log.debug("REST price fallback unavailable: %s", exc)
+                next_poll = max(next_poll, self._retry_at(exc))
                 continue
-            fallback = tuple(
-                type(p)(p.exchange, p.symbol, p.mark_price, p.event_time_ms, "rest") for p in prices
-            )
-            self.submit(fallback)
+            except Exception as exc:  # the loop boundary: never end the fallback
+                self.failures.record("the REST price fallback", exc)
+                continue
+            self.submit(tuple(prices))
+
+    @staticmethod
+    def _retry_at(exc: RestUnavailable) -> float:
+        """The monotonic time before which asking again is pointless (a ban, a backoff)."""
+        until = getattr(exc, "until", None)
+        return time.monotonic() + max(0.0, until - time.time()) if until else 0.0
 
     def _load_universe(self) -> None:
-        delay = 1.0
+        delay, category = 1.0, None
         while not self._stop.is_set():
             try:
                 symbols = perpetuals_from_exchange_info(self.rest.exchange_info())
-            except (RestUnavailable, ValueError) as exc:
-                self.universe_error = str(exc)
-                log.warning("exchangeInfo failed (%s); retrying in %.0fs", exc, delay)
+            except RestUnavailable as exc:  # plain words; an outage is logged by BinanceRest
+                if exc.category != category:
+                    log.warning("the universe (exchangeInfo) is not known yet: %s", exc)
+                category, self.universe_error = exc.category, str(exc)
+                self._stop.wait(max(delay, self._retry_at(exc) - time.monotonic()))
+                delay = min(60.0, delay * 2)
+                continue
+            except Exception as exc:  # the loop boundary
+                self.failures.record("loading the universe", exc)
                 self._stop.wait(delay)
                 delay = min(60.0, delay * 2)
                 continue
@@ -256,18 +307,52 @@ class HeatmapService:
     def snapshots(self) -> dict[str, Snapshot]:
         return self.engine.snapshots()
 
+    def threads(self) -> dict[str, bool]:
+        """Every named background thread of the service: name -> alive. The service's own, the
+        message source's (feed supervisors and their connections), and the history's loops,
+        found by name (``HISTORY_THREADS``: a missing one is reported not alive)."""
+        out = {t.name: t.is_alive() for t in self._threads}
+        source_threads = getattr(self.source, "threads", None)
+        if callable(source_threads):
+            out.update(source_threads())
+        if self.history is not None and self.started_at is not None:
+            alive = {t.name for t in threading.enumerate()}
+            expected = HISTORY_THREADS if self.settings.backfill else HISTORY_THREADS[:1]
+            out.update({name: name in alive for name in expected})
+        return out
+
+    def _vital_threads(self) -> dict[str, bool]:
+        """The loops that must run as long as the service does (not a feed's connections,
+        which come and go with every reconnect)."""
+        connection = re.compile(r"^heatmap-feed-.+-\d+$")
+        return {name: alive for name, alive in self.threads().items()
+                if not connection.match(name)}  # fmt: skip
+
     def problems(self) -> list[str]:
         """What is wrong beyond the feed's state, each in words for ``/api/health`` (empty when
-        nothing is): a background thread that ended while the service runs."""
+        nothing is): a vital background thread that ended while the service runs."""
         if self.started_at is None or self._stop.is_set():
             return []
-        return [f"thread {t.name} has stopped" for t in self._threads if not t.is_alive()]
+        return [f"thread {name} has stopped" for name, alive in self._vital_threads().items()
+                if not alive]  # fmt: skip
 
     def feed_state(self) -> str:
         state = self.source.status().get("state", "idle") if self.source else "idle"
         if self.mode == "demo" and state in ("live", "subscribing"):
             return "demo"
         return state
+
+    def _rest_status(self) -> dict[str, Any]:
+        rest, now = self.rest, time.time()
+        return {
+            "host": rest.host,
+            "reachable": rest.reachability.reachable,
+            "used_weight_1m": rest.used_weight,
+            "errors": dict(rest.errors),
+            "paused_for_seconds": max(0.0, rest.blocked_until - now),
+            "next_try_in": round(max(0.0, rest.unreachable_until - now), 1),
+            "universe_error": self.universe_error,
+        }
 
     def status(self) -> dict[str, Any]:
         source = self.source.status() if self.source is not None else {}
@@ -279,13 +364,10 @@ class HeatmapService:
             "queue_depth": self._queue.qsize(),
             "feed": source,
             "engine": self.engine.status(),
-            "rest": {
-                "used_weight_1m": self.rest.used_weight,
-                "errors": dict(self.rest.errors),
-                "paused_for_seconds": max(0.0, self.rest.blocked_until - time.time()),
-                "universe_error": self.universe_error,
-            },
+            "rest": self._rest_status(),
             "history": self.history.status() if self.history is not None else None,
+            "threads": self.threads(),
+            "loop_failures": self.failures.as_dict(),
             "parameters": {
                 "cluster_window_pct": self.settings.cluster_window_pct,
                 "min_cluster_size": self.settings.min_cluster_size,

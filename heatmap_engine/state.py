@@ -1,19 +1,28 @@
 """The engine's only mutable state: bounded per-symbol event buffers, prices, counters, snapshots.
 
 Only the engine thread calls the mutating methods. Readers call ``snapshot()`` / ``snapshots()``,
-which return immutable objects from a dict that is replaced, never edited, on each refresh.
+``recent_candles()`` and ``figures``: immutable objects (or dicts) that the engine thread
+replaces whole, never edits, so a reader never iterates anything the engine is changing.
+Snapshots carry the published precision (``heatmap_engine.precision``), and a symbol's snapshot
+is replaced (its ``version`` moves) only when a published value changed.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from heatmap_engine import precision
 from heatmap_engine.buffers import DedupeWindow, EventBuffer
 from heatmap_engine.clusters import SIDE_NAMES, ClusterParams, compute_clusters
+from heatmap_engine.exchanges.base import EARLIEST_MS, LATEST_MS
+from heatmap_engine.failures import Failures
 from heatmap_engine.models import Candle, Liquidation, MarkPrice, Skipped, Snapshot
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -23,10 +32,27 @@ class PriceEntry:
     source: str
 
 
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """Counters as of the last batch or refresh, published for readers on other threads."""
+
+    counters: dict[str, int] = field(default_factory=dict)
+    notional: dict[str, float] = field(default_factory=dict)
+    events_held: int = 0
+    symbols_priced: int = 0
+    last_liquidation_ms: int | None = None
+
+
 class EngineState:
     """Events, prices and published snapshots for the tracked symbols."""
 
-    def __init__(self, symbols: Iterable[str], params: ClusterParams, accept_any: bool = False):
+    def __init__(
+        self,
+        symbols: Iterable[str],
+        params: ClusterParams,
+        accept_any: bool = False,
+        dedupe_horizon_ms: int = DedupeWindow.DEFAULT_HORIZON_MS,
+    ):
         self.params = params
         # accept_any: the universe is not known yet ("all" before exchangeInfo answered), so
         # every USDT symbol gets a buffer until set_symbols() names the real universe.
@@ -35,7 +61,7 @@ class EngineState:
         self._tracked = set(self.symbols)
         self.buffers: dict[str, EventBuffer] = {s: EventBuffer() for s in self.symbols}
         self.prices: dict[str, PriceEntry] = {}
-        self.dedupe = DedupeWindow()
+        self.dedupe = DedupeWindow(dedupe_horizon_ms)
         self.counters: Counter[str] = Counter()
         self.notional: Counter[str] = Counter()
         self.last_liquidation_ms: int | None = None
@@ -47,6 +73,9 @@ class EngineState:
         self._candles_dirty: set[str] = set()
         self._candles_published: dict[str, tuple[Candle, ...]] = {}
         self._lock = threading.Lock()  # guards set_symbols against a concurrent refresh
+        self._held = 0  # events in the buffers, kept as they come and go
+        self.failures = Failures(log)
+        self.figures = Figures()
 
     # -- writers (engine thread) ------------------------------------------------------------
     def set_symbols(self, symbols: Iterable[str]) -> None:
@@ -59,12 +88,24 @@ class EngineState:
                 self.buffers.setdefault(s, EventBuffer())
             for s in list(self.buffers):
                 if s not in self._tracked:
-                    self.counters["untracked_symbol"] += len(self.buffers.pop(s))
+                    dropped = len(self.buffers.pop(s))
+                    self.counters["untracked_symbol"] += dropped
+                    self._held -= dropped
             for s in [s for s in self.candles if s not in self._tracked]:
                 del self.candles[s]
 
     def apply(self, event: Liquidation | MarkPrice | Candle | Skipped, now_ms: int) -> bool:
-        """Applies one event; True when it is new information worth keeping in history."""
+        """Applies one event; True when it is new information worth keeping in history.
+
+        The parsers already keep times inside a window around receipt; whatever reaches here by
+        another road with a time outside 2017..2100 is counted (``time_out_of_range``) and
+        skipped, so it can move neither the duplicate memory nor decay."""
+        when = (
+            event.open_time_ms if isinstance(event, Candle) else getattr(event, "event_time_ms", 0)
+        )
+        if when and not EARLIEST_MS <= when <= LATEST_MS:
+            self.counters["time_out_of_range"] += 1
+            return False
         if isinstance(event, Liquidation):
             return self._apply_liquidation(event, now_ms)
         if isinstance(event, MarkPrice):
@@ -89,6 +130,7 @@ class EngineState:
             buffer.prices.extend(r[1] for r in live)
             buffer.notionals.extend(r[2] for r in live)
             buffer.sides.extend(r[3] for r in live)
+            self._held += len(live)
         if rows:
             newest = rows[-1][0]
             for t, price, _, side, qty, exchange in rows:
@@ -146,6 +188,7 @@ class EngineState:
             self.counters["older_than_window"] += 1
         else:
             buffer.append(liq)
+            self._held += 1
         return True
 
     def set_price(self, symbol: str, price: float, time_ms: int, source: str) -> bool:
@@ -170,8 +213,14 @@ class EngineState:
         with self._lock:
             for symbol in self.symbols:
                 buffer = self.buffers[symbol]
-                self.counters["evicted"] += buffer.evict_before(cutoff)
-                snapshot = self._compute(symbol, buffer, now_ms, published.get(symbol))
+                evicted = buffer.evict_before(cutoff)
+                self.counters["evicted"] += evicted
+                self._held -= evicted
+                try:
+                    snapshot = self._compute(symbol, buffer, now_ms, published.get(symbol))
+                except Exception as exc:  # one symbol must not freeze every other one
+                    self.failures.record(f"refreshing {symbol}", exc)
+                    continue
                 if snapshot is not published.get(symbol):
                     published[symbol] = snapshot
                     changed += 1
@@ -188,18 +237,22 @@ class EngineState:
         return changed
 
     def _compute(self, symbol: str, buffer: EventBuffer, now_ms: int, previous: Snapshot | None):
+        """The symbol's snapshot at the published precision; ``previous`` itself (same version)
+        when nothing a reader receives would differ."""
         price = self.prices.get(symbol)
-        current = price.price if price else None
+        current = precision.price(price.price) if price else None
         times, prices, notionals, sides = buffer.arrays()
-        clusters = compute_clusters(times, prices, notionals, sides, now_ms, current, self.params)
+        raw = compute_clusters(times, prices, notionals, sides, now_ms, current, self.params)
+        clusters = tuple(precision.published_cluster(c, current) for c in raw)
         live = times >= now_ms - self.params.decay_window_ms
         events = int(live.sum())
-        notional = float(notionals[live].sum()) if events else 0.0
+        notional = precision.usd(float(notionals[live].sum())) if events else 0.0
         if (
             previous is not None
             and previous.clusters == clusters
             and previous.current_price == current
             and previous.events_in_window == events
+            and previous.notional_in_window == notional
         ):
             return previous
         return Snapshot(
@@ -226,4 +279,15 @@ class EngineState:
         return self._candles_published.get(symbol, ())
 
     def events_held(self) -> int:
-        return sum(len(b) for b in self.buffers.values())
+        """Events in the buffers (a counter kept by the engine thread; never a scan)."""
+        return self._held
+
+    def publish_figures(self) -> None:
+        """Engine thread: copy the counters for readers (after each batch and refresh)."""
+        self.figures = Figures(
+            counters=dict(self.counters),
+            notional=dict(self.notional),
+            events_held=self._held,
+            symbols_priced=len(self.prices),
+            last_liquidation_ms=self.last_liquidation_ms,
+        )

@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from heatmap_engine.exchanges import binance
 from heatmap_engine.models import Liquidation, MarkPrice, Skipped
 
 RECEIVED = 1_791_565_700_000
+DELAY = 150  # ms from the exchange's event time to our receipt, as on a good line
+
+
+def received_at(raw: str) -> int:
+    """When a recorded frame would have been received: its event time ``E`` plus a short
+    delay (each fixture was recorded on another day); RECEIVED when it names none."""
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return RECEIVED
+    data = payload.get("data", payload) if isinstance(payload, dict) else payload
+    first = data[0] if isinstance(data, list) and data else data
+    when = first.get("E") if isinstance(first, dict) else None
+    return when + DELAY if isinstance(when, int) and when > 1_000_000_000_000 else RECEIVED
 
 
 def parse(fixture_frame, name: str):
-    return binance.parse(fixture_frame(name), RECEIVED)
+    raw = fixture_frame(name)
+    return binance.parse(raw, received_at(raw))
 
 
 def only_liquidation(result) -> Liquidation:
@@ -30,7 +46,7 @@ def test_documented_sample_unwrapped(fixture_frame):
     assert liq.quantity == pytest.approx(0.014)
     assert liq.notional_usd == pytest.approx(9910 * 0.014)
     assert liq.event_time_ms == 1568014460893
-    assert liq.received_at_ms == RECEIVED
+    assert liq.received_at_ms == 1568014460893 + DELAY
     assert liq.exchange == "binance"
 
 
