@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run demo test lint format bench clean
+.PHONY: install run demo test lint format bench soak clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	scripts/ensure-system.sh
@@ -34,6 +34,10 @@ test: lint
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
+
+# The app against the simulated market for SOAK_MINUTES (default 30); prints resident memory.
+soak: $(STAMP)
+	$(PY) scripts/soak.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .artifacts

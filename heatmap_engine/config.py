@@ -123,6 +123,7 @@ class Settings:
     rest_timeout_seconds: float = 5.0
     event_time_max_age_hours: float = 24.0
     event_time_max_ahead_seconds: float = 300.0
+    exchange_clock: bool = False
     record_path: str = ""
     data_dir: str = "./data"
     history: bool = True
@@ -211,4 +212,5 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "port": _int(0, 65535),
     "log_level": _str,
     "access_log": _bool,
+    "exchange_clock": _bool,
 }

@@ -75,7 +75,6 @@ class Engine:
                 self._apply(event)
             except Exception as exc:  # the loop boundary inside a batch
                 self.failures.record(f"applying a {type(event).__name__}", exc)
-        self.state.publish_figures()
 
     def _apply(self, event: Event) -> None:
         if isinstance(event, MarkPrice) and event.source == "stream":
@@ -94,14 +93,12 @@ class Engine:
                 self._newest_event_ms = max(self._newest_event_ms, rows[-1][0])
             restored += self.state.restore_rows(symbol, rows, self.now_ms())
         self.state.carry_totals(store.totals())
-        self.state.publish_figures()
         return restored
 
     def refresh(self, now_ms: int | None = None) -> int:
         started = time.perf_counter()
         now = self.now_ms() if now_ms is None else now_ms
         changed = self.state.refresh(now)
-        self.state.publish_figures()
         self.refreshes += 1
         self.last_refresh_ms = now
         self.last_refresh_seconds = time.perf_counter() - started
@@ -109,7 +106,6 @@ class Engine:
 
     def set_symbols(self, symbols: Iterable[str]) -> None:
         self.state.set_symbols(symbols)
-        self.state.publish_figures()
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -122,10 +118,10 @@ class Engine:
         return self.state.snapshots()
 
     def status(self) -> dict[str, Any]:
-        """Any thread: figures the engine thread published, and the published snapshots."""
-        figures = self.state.figures
-        counters, notional = figures.counters, figures.notional
-        snapshots = self.state.snapshots()
+        """Any thread: copies of the counters and the published snapshots."""
+        state = self.state
+        counters, notional = state.counts()
+        snapshots = state.snapshots()
         by_side = {
             side: {
                 "count": counters.get(f"liquidations_{side}", 0),
@@ -152,9 +148,9 @@ class Engine:
             "mark_prices": {
                 "stream": counters.get("prices_stream", 0),
                 "rest": counters.get("prices_rest", 0),
-                "symbols_priced": figures.symbols_priced,
+                "symbols_priced": len(state.prices),
             },
-            "events_held": figures.events_held,
+            "events_held": state.events_held(),
             "evicted": counters.get("evicted", 0),
             "refreshes": self.refreshes,
             "last_refresh_ms": self.last_refresh_ms,
@@ -165,6 +161,6 @@ class Engine:
                 LONG: sum(s.long_clusters for s in snapshots.values()),
                 SHORT: sum(s.short_clusters for s in snapshots.values()),
             },
-            "last_liquidation_ms": figures.last_liquidation_ms,
+            "last_liquidation_ms": state.last_liquidation_ms,
             "failed_events": self.failures.as_dict(),
         }

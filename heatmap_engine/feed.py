@@ -127,10 +127,12 @@ class LiveFeed:
         return {**self.stats.as_dict(), "loop_failures": self.failures.as_dict()}
 
     def threads(self) -> dict[str, bool]:
-        """The supervisor and the connections it holds now: name -> alive."""
+        """The supervisor (name -> alive) and the connections reading now (those that ended
+        are gone, not dead: the supervisor replaces them)."""
         out = {} if self._thread is None else {self._thread.name: self._thread.is_alive()}
         for conn in list(self._connections):
-            out[conn.thread.name] = conn.thread.is_alive()
+            if conn.thread.is_alive():
+                out[conn.thread.name] = True
         return out
 
     def data_resumed(self, conn: Connection, at_ms: int) -> None:
@@ -180,7 +182,8 @@ class LiveFeed:
                 conn = self._watch(self._new_connection())
                 attempt = 0 if conn.first_data_at is not None else attempt
                 if self._stop.is_set():
-                    self.stats.disconnected(conn.end_reason or Reason.STOPPED)
+                    if conn.opened_at is not None:  # a failed attempt was already told
+                        self.stats.disconnected(Reason.STOPPED)
                     break
                 delay = backoff_delay(attempt, self.backoff_initial, self.backoff_max, self.rng)
                 self._report_end(conn, delay)

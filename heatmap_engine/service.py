@@ -29,7 +29,7 @@ from heatmap_engine.config import Settings
 from heatmap_engine.engine import Engine, wall_clock_ms
 from heatmap_engine.exchanges import binance
 from heatmap_engine.exchanges.base import Event, TimeWindow
-from heatmap_engine.exchanges.binance_rest import BinanceRest, RestUnavailable
+from heatmap_engine.exchanges.binance_rest import BinanceRest
 from heatmap_engine.failures import Failures
 from heatmap_engine.feed import LiveFeed
 from heatmap_engine.feed_group import FeedGroup
@@ -37,7 +37,8 @@ from heatmap_engine.history.runtime import HistoryRuntime
 from heatmap_engine.models import Snapshot
 from heatmap_engine.network import Reachability, host_of
 from heatmap_engine.recording import Recorder
-from heatmap_engine.symbols import SymbolResolver, perpetuals_from_exchange_info
+from heatmap_engine.rest_loop import RestLoop
+from heatmap_engine.symbols import SymbolResolver
 
 log = logging.getLogger(__name__)
 _STOP = object()
@@ -70,6 +71,8 @@ class HeatmapService:
     ):
         self.settings = settings
         self.mode = mode
+        # HEATMAP_EXCHANGE_CLOCK: a simulator running faster than real time sets "now"
+        event_time = event_time or settings.exchange_clock
         self.engine = Engine(settings, clock=clock, event_time=event_time)
         self.rest = rest or BinanceRest(
             settings.binance_rest_url,
@@ -89,9 +92,11 @@ class HeatmapService:
         self._resolver = SymbolResolver(self.engine.symbols)
         self._resolver_for: tuple[str, ...] = self.engine.symbols
         self._stop = threading.Event()
+        self.rest_loop = RestLoop(settings, self.rest, self.engine, self.submit,
+                                  self._universe_known, self._stop, self.time_window,
+                                  self.failures)  # fmt: skip
         self._threads: list[threading.Thread] = []
         self.started_at: float | None = None
-        self.universe_error: str | None = None
         self.history: HistoryRuntime | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -230,62 +235,16 @@ class HeatmapService:
 
     # -- REST thread ------------------------------------------------------------------------
     def _run_rest(self) -> None:
-        """The universe first (``all``), then mark prices while the stream is stale."""
-        if self.settings.all_symbols:
-            self._load_universe()
-        next_poll = 0.0
-        while not self._stop.wait(0.5):
-            if not self._prices_stale() or time.monotonic() < next_poll:
-                continue
-            next_poll = time.monotonic() + self.settings.rest_poll_seconds
-            try:
-                prices = self.rest.mark_prices(self.time_window)
-            except RestUnavailable as exc:  # logged once per outage by BinanceRest itself
-                log.debug("REST price fallback unavailable: %s", exc)
-                next_poll = max(next_poll, self._retry_at(exc))
-                continue
-            except Exception as exc:  # the loop boundary: never end the fallback
-                self.failures.record("the REST price fallback", exc)
-                continue
-            self.submit(tuple(prices))
+        self.rest_loop.run()
 
-    @staticmethod
-    def _retry_at(exc: RestUnavailable) -> float:
-        """The monotonic time before which asking again is pointless (a ban, a backoff)."""
-        until = getattr(exc, "until", None)
-        return time.monotonic() + max(0.0, until - time.time()) if until else 0.0
+    def _universe_known(self, symbols: tuple[str, ...]) -> None:
+        self.call_in_engine(functools.partial(self.engine.set_symbols, symbols))
+        if isinstance(self.source, FeedGroup):
+            self.source.subscribe(self._kline_streams(symbols))
 
-    def _load_universe(self) -> None:
-        delay, category = 1.0, None
-        while not self._stop.is_set():
-            try:
-                symbols = perpetuals_from_exchange_info(self.rest.exchange_info())
-            except RestUnavailable as exc:  # plain words; an outage is logged by BinanceRest
-                if exc.category != category:
-                    log.warning("the universe (exchangeInfo) is not known yet: %s", exc)
-                category, self.universe_error = exc.category, str(exc)
-                self._stop.wait(max(delay, self._retry_at(exc) - time.monotonic()))
-                delay = min(60.0, delay * 2)
-                continue
-            except Exception as exc:  # the loop boundary
-                self.failures.record("loading the universe", exc)
-                self._stop.wait(delay)
-                delay = min(60.0, delay * 2)
-                continue
-            self.universe_error = None
-            self.call_in_engine(functools.partial(self.engine.set_symbols, symbols))
-            if isinstance(self.source, FeedGroup):
-                self.source.subscribe(self._kline_streams(symbols))
-            log.info("tracking %d USDⓈ-M perpetuals from exchangeInfo", len(symbols))
-            return
-
-    def _prices_stale(self) -> bool:
-        """True when no mark price has come from the stream for ``price_stale_seconds``."""
-        last = self.engine.last_stream_price_at
-        if last is None:
-            waited = time.time() - (self.started_at or time.time())
-            return waited >= self.settings.price_stale_seconds
-        return time.monotonic() - last >= self.settings.price_stale_seconds
+    @property
+    def universe_error(self) -> str | None:
+        return self.rest_loop.universe_error
 
     # -- readers ----------------------------------------------------------------------------
     @property

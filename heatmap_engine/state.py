@@ -1,8 +1,10 @@
 """The engine's only mutable state: bounded per-symbol event buffers, prices, counters, snapshots.
 
-Only the engine thread calls the mutating methods. Readers call ``snapshot()`` / ``snapshots()``,
-``recent_candles()`` and ``figures``: immutable objects (or dicts) that the engine thread
-replaces whole, never edits, so a reader never iterates anything the engine is changing.
+Only the engine thread calls the mutating methods. Readers call ``snapshot()`` / ``snapshots()``
+and ``recent_candles()``: immutable objects from dicts that the engine thread replaces whole,
+never edits. ``events_held()`` is a count the engine keeps (never a scan of the buffers), and
+``counts()`` copies the counters in one C-level step (``dict(counter)`` of string keys runs no
+Python code, so it holds the GIL throughout): no reader iterates what the engine changes.
 Snapshots carry the published precision (``heatmap_engine.precision``), and a symbol's snapshot
 is replaced (its ``version`` moves) only when a published value changed.
 """
@@ -13,7 +15,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from heatmap_engine import precision
 from heatmap_engine.buffers import DedupeWindow, EventBuffer
@@ -30,17 +32,6 @@ class PriceEntry:
     price: float
     time_ms: int
     source: str
-
-
-@dataclass(frozen=True, slots=True)
-class Figures:
-    """Counters as of the last batch or refresh, published for readers on other threads."""
-
-    counters: dict[str, int] = field(default_factory=dict)
-    notional: dict[str, float] = field(default_factory=dict)
-    events_held: int = 0
-    symbols_priced: int = 0
-    last_liquidation_ms: int | None = None
 
 
 class EngineState:
@@ -75,7 +66,6 @@ class EngineState:
         self._lock = threading.Lock()  # guards set_symbols against a concurrent refresh
         self._held = 0  # events in the buffers, kept as they come and go
         self.failures = Failures(log)
-        self.figures = Figures()
 
     # -- writers (engine thread) ------------------------------------------------------------
     def set_symbols(self, symbols: Iterable[str]) -> None:
@@ -282,12 +272,6 @@ class EngineState:
         """Events in the buffers (a counter kept by the engine thread; never a scan)."""
         return self._held
 
-    def publish_figures(self) -> None:
-        """Engine thread: copy the counters for readers (after each batch and refresh)."""
-        self.figures = Figures(
-            counters=dict(self.counters),
-            notional=dict(self.notional),
-            events_held=self._held,
-            symbols_priced=len(self.prices),
-            last_liquidation_ms=self.last_liquidation_ms,
-        )
+    def counts(self) -> tuple[dict[str, int], dict[str, float]]:
+        """Copies of the counters and notional sums, safe from any thread (see the module)."""
+        return dict(self.counters), dict(self.notional)

@@ -95,7 +95,9 @@ class BinanceRest:
         except requests.RequestException as exc:
             cause = network_cause(exc)
             log.debug("REST %s failed: %r", path, exc)
-            raise self._unreachable(path, cause, f"cannot reach {self.host}: {cause}") from exc
+            raise self._unreachable(
+                path, cause, f"cannot reach {self.host}: {cause}", cause
+            ) from exc
         weight = response.headers.get("X-MBX-USED-WEIGHT-1M")
         if weight is not None and weight.isdigit():
             self.used_weight = int(weight)
@@ -110,7 +112,8 @@ class BinanceRest:
         try:
             body = response.json()
         except ValueError as exc:  # requests' JSONDecodeError is a ValueError
-            raise self._unreachable(path, "not_json", "the answer is not JSON") from exc
+            words = "the answer is not JSON (a proxy or a login page in the way?)"
+            raise self._unreachable(path, "not_json", words, words) from exc
         self._answered()
         return body
 
@@ -131,8 +134,9 @@ class BinanceRest:
                 until,
             )
 
-    def _unreachable(self, path: str, category: str, words: str) -> RestUnreachable:
-        """Count the failure, start (or lengthen) the shared backoff, log by state."""
+    def _unreachable(self, path: str, category: str, words: str, cause: str) -> RestUnreachable:
+        """Count the failure, start (or lengthen) the shared backoff, log by state: ``words``
+        for the exception, ``cause`` for the log line about the host."""
         self._count(category)
         with self._lock:
             delay = backoff_delay(
@@ -141,7 +145,12 @@ class BinanceRest:
             self._unreachable_attempts += 1
             self.unreachable_until = self._clock() + delay
             self.unreachable_cause = category
-        self.reachability.failed("rest", words, delay, f"Binance REST ({self.host}): {words}")
+        head = (
+            f"Binance REST ({self.host}): {cause}"
+            if category == "not_json"
+            else f"cannot reach Binance REST ({self.host}): {cause}"
+        )
+        self.reachability.failed("rest", cause, delay, head)
         return RestUnreachable(f"{path}: {words}", category, self.unreachable_until)
 
     def _answered(self) -> None:
