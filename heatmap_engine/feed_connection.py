@@ -69,7 +69,7 @@ class Connection:
         self._done = threading.Event()
         self._ws: websocket.WebSocket | None = None
         self.thread = threading.Thread(
-            target=self._run, name=f"heatmap-feed-{feed.name}-{number}", daemon=True
+            target=self._run, name=f"heatmap-feed-{feed.name}/conn-{number}", daemon=True
         )
 
     @property

@@ -1,26 +1,28 @@
-"""The precision the engine publishes, applied once when a Cluster or Snapshot is built.
+"""The precision the engine publishes, applied when a Snapshot is built (``Snapshot``'s own
+``__post_init__``), so the live engine and the heatmap at a past time publish alike, and what
+the engine compares to decide whether a snapshot changed is exactly what readers receive:
 
-What a reader receives is exactly what the engine compares when it decides whether a symbol's
-snapshot changed, so ``version`` (and every ETag derived from it) moves only when something a
-reader can see moved at this precision:
+* prices (``current_price``, ``price_level``): 6 significant digits (90,123.4 / 3,012.55 /
+  0.0118234), finer than the price cells and about Binance's tick;
+* ``distance_from_price``: computed from those published prices (so it moves only when one
+  of them does);
+* decayed figures, which otherwise change with every refresh: ``strength`` to 4 decimals,
+  ``weighted_notional`` to the cent.
 
-* prices (``price_level``, ``current_price``, ``price_low``, ``price_high``): 6 significant
-  digits (90,123.4 / 3,012.55 / 0.0118234), finer than the price cells, about Binance's tick;
-* ``distance_from_price``: percent with 3 decimals (0.001 % of the price), computed from the
-  published prices, so it never moves while both prices stand still;
-* ``strength``: 4 decimals;
-* USD figures (``total_notional``, ``weighted_notional``, ``notional_in_window``): to the cent.
+Undecayed figures (``total_notional``, ``notional_in_window``, counts) and the cell bounds are
+exact: they change only when a liquidation enters or leaves the window.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING
 
-from heatmap_engine.models import Cluster
+if TYPE_CHECKING:
+    from heatmap_engine.models import Cluster
 
 PRICE_DIGITS = 6
-DISTANCE_DECIMALS = 3
 STRENGTH_DECIMALS = 4
 USD_DECIMALS = 2
 
@@ -32,27 +34,21 @@ def price(value: float | None) -> float | None:
     return round(value, PRICE_DIGITS - 1 - math.floor(math.log10(abs(value))))
 
 
-def usd(value: float) -> float:
-    return round(value, USD_DECIMALS)
-
-
-def distance(level: float | None, current: float | None) -> float | None:
-    """``|level - current| / current`` in percent, from published prices, or None."""
-    if level is None or not current or current <= 0 or not math.isfinite(level):
+def distance(level: float, current: float | None) -> float | None:
+    """``|level - current| / current`` in percent, or None without a usable price."""
+    if current is None or current <= 0 or not math.isfinite(level):
         return None
-    return round(abs(level - current) / current * 100.0, DISTANCE_DECIMALS)
+    return abs(level - current) / current * 100.0
 
 
 def published_cluster(cluster: Cluster, current_price: float | None) -> Cluster:
-    """``cluster`` as readers receive it; ``current_price`` must already be published."""
+    """``cluster`` as readers receive it; ``current_price`` is the published one."""
     level = price(cluster.price_level)
-    return dataclasses.replace(
+    published = dataclasses.replace(
         cluster,
         price_level=level,
-        total_notional=usd(cluster.total_notional),
-        weighted_notional=usd(cluster.weighted_notional),
+        weighted_notional=round(cluster.weighted_notional, USD_DECIMALS),
         strength=round(cluster.strength, STRENGTH_DECIMALS),
         distance_from_price=distance(level, current_price),
-        price_low=price(cluster.price_low),
-        price_high=price(cluster.price_high),
     )
+    return cluster if published == cluster else published

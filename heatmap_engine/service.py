@@ -4,8 +4,9 @@ Threads (all named, all started by ``start()``, never at import):
 
 * ``heatmap-engine``: the only writer of engine state. It drains the event queue, applies
   commands and refreshes the snapshots every ``update_interval`` seconds.
-* the message source (``heatmap-feed-binance`` for the live feed, ``heatmap-replay`` ...): parses
-  frames and puts events on the queue. The queue is unbounded: events are never dropped.
+* the message source (``heatmap-feed-market`` for the live feed, with one reader thread per
+  connection, ``heatmap-feed-market/conn-<n>``; ``heatmap-replay`` ...): parses frames and puts
+  events on the queue. The queue is unbounded: events are never dropped.
 * ``heatmap-rest``: fetches the universe from ``exchangeInfo`` when ``HEATMAP_SYMBOLS=all`` and
   polls mark prices over REST only while the mark-price stream is stale.
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 import functools
 import logging
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -283,9 +283,7 @@ class HeatmapService:
     def _vital_threads(self) -> dict[str, bool]:
         """The loops that must run as long as the service does (not a feed's connections,
         which come and go with every reconnect)."""
-        connection = re.compile(r"^heatmap-feed-.+-\d+$")
-        return {name: alive for name, alive in self.threads().items()
-                if not connection.match(name)}  # fmt: skip
+        return {name: alive for name, alive in self.threads().items() if "/conn-" not in name}
 
     def problems(self) -> list[str]:
         """What is wrong beyond the feed's state, each in words for ``/api/health`` (empty when

@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from heatmap_engine import precision
 from heatmap_engine.buffers import DedupeWindow, EventBuffer
 from heatmap_engine.clusters import SIDE_NAMES, ClusterParams, compute_clusters
 from heatmap_engine.exchanges.base import EARLIEST_MS, LATEST_MS
@@ -227,25 +226,15 @@ class EngineState:
         return changed
 
     def _compute(self, symbol: str, buffer: EventBuffer, now_ms: int, previous: Snapshot | None):
-        """The symbol's snapshot at the published precision; ``previous`` itself (same version)
-        when nothing a reader receives would differ."""
+        """The symbol's snapshot (at the published precision, which ``Snapshot`` applies);
+        ``previous`` itself, same version, when a reader would receive the same figures."""
         price = self.prices.get(symbol)
-        current = precision.price(price.price) if price else None
+        current = price.price if price else None
         times, prices, notionals, sides = buffer.arrays()
-        raw = compute_clusters(times, prices, notionals, sides, now_ms, current, self.params)
-        clusters = tuple(precision.published_cluster(c, current) for c in raw)
+        clusters = compute_clusters(times, prices, notionals, sides, now_ms, current, self.params)
         live = times >= now_ms - self.params.decay_window_ms
         events = int(live.sum())
-        notional = precision.usd(float(notionals[live].sum())) if events else 0.0
-        if (
-            previous is not None
-            and previous.clusters == clusters
-            and previous.current_price == current
-            and previous.events_in_window == events
-            and previous.notional_in_window == notional
-        ):
-            return previous
-        return Snapshot(
+        snapshot = Snapshot(
             symbol=symbol,
             version=(previous.version + 1) if previous else 1,
             computed_at_ms=now_ms,
@@ -253,10 +242,13 @@ class EngineState:
             price_time_ms=price.time_ms if price else None,
             clusters=clusters,
             events_in_window=events,
-            notional_in_window=notional,
+            notional_in_window=float(notionals[live].sum()) if events else 0.0,
             window_minutes=self.params.decay_window_ms / 60_000,
             min_cluster_size=self.params.min_cluster_size,
         )
+        if previous is not None and previous.same_content(snapshot):
+            return previous
+        return snapshot
 
     # -- readers (any thread) ---------------------------------------------------------------
     def snapshot(self, symbol: str) -> Snapshot | None:

@@ -81,7 +81,10 @@ class SqliteStore:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: keeps the key index hot
+            # 16 MiB holds the right-hand edge of every key index for a few hundred symbols (where
+            # new rows go); a miss is served by the OS page cache. It is allocated as the database
+            # grows, so the cap is what a long run's memory settles at (64 MiB measured no faster)
+            conn.execute("PRAGMA cache_size=-16384")
         conn.execute("PRAGMA busy_timeout=5000")
         return conn
 

@@ -118,11 +118,21 @@ def test_the_version_stays_while_nothing_a_reader_sees_changes():
 def test_published_figures_carry_the_stated_precision():
     eng, _ = busy_engine()
     snap = eng.snapshot("BTCUSDT")
+    assert snap.current_price == float(f"{91_234.5678:.6g}")
     for c in snap.clusters:
         assert c.strength == round(c.strength, 4)
-        assert c.total_notional == round(c.total_notional, 2)
         assert c.weighted_notional == round(c.weighted_notional, 2)
         assert c.price_level == float(f"{c.price_level:.6g}")
-        expected = abs(c.price_level - snap.current_price) / snap.current_price * 100
-        assert c.distance_from_price == round(expected, 3)
-    assert snap.notional_in_window == round(snap.notional_in_window, 2)
+        # derived from the published prices, so it moves only when one of them does
+        assert c.distance_from_price == abs(c.price_level - snap.current_price) / 91_234.6 * 100
+        assert c.price_low <= c.price_level < c.price_high
+
+
+def test_a_snapshot_built_anywhere_publishes_the_same_precision():
+    """The heatmap at a past time builds its own Snapshot: it gets the same rounding."""
+    eng, _ = busy_engine()
+    live = eng.snapshot("BTCUSDT")
+    raw = [dataclasses.replace(c, strength=c.strength + 1e-9, price_level=c.price_level + 1e-7)
+           for c in live.clusters]  # fmt: skip
+    rebuilt = dataclasses.replace(live, clusters=tuple(raw), current_price=91_234.5678)
+    assert rebuilt.same_content(live) and rebuilt.clusters == live.clusters
