@@ -15,7 +15,6 @@ exact: they change only when a liquidation enters or leaves the window.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import TYPE_CHECKING
 
@@ -42,13 +41,19 @@ def distance(level: float, current: float | None) -> float | None:
 
 
 def published_cluster(cluster: Cluster, current_price: float | None) -> Cluster:
-    """``cluster`` as readers receive it; ``current_price`` is the published one."""
+    """``cluster`` as readers receive it; ``current_price`` is the published one. (Built with
+    the constructor, not ``dataclasses.replace``: this runs for every cluster on every refresh.)"""
     level = price(cluster.price_level)
-    published = dataclasses.replace(
-        cluster,
-        price_level=level,
-        weighted_notional=round(cluster.weighted_notional, USD_DECIMALS),
-        strength=round(cluster.strength, STRENGTH_DECIMALS),
-        distance_from_price=distance(level, current_price),
+    return type(cluster)(
+        cluster.cluster_id,
+        cluster.side,
+        level,
+        cluster.liquidation_count,
+        cluster.total_notional,
+        round(cluster.weighted_notional, USD_DECIMALS),
+        round(cluster.strength, STRENGTH_DECIMALS),
+        distance(level, current_price),
+        cluster.last_updated_ms,
+        cluster.price_low,
+        cluster.price_high,
     )
-    return cluster if published == cluster else published
