@@ -78,7 +78,9 @@ def create_app(
 
 def create_server() -> Flask:
     """Gunicorn factory: ``gunicorn 'app:create_server()'``. Stops the engine at worker exit."""
-    app = create_app()
+    settings = Settings.from_env()
+    configure_logging(settings)  # gunicorn configures only its own loggers
+    app = create_app(settings)
     service: HeatmapService = app.server.extensions[SERVICE_EXTENSION]
     atexit.register(service.stop, 5.0)
     return app.server

@@ -41,17 +41,24 @@ class PlainFormatter(logging.Formatter):
         return _ANSI.sub("", text) if self.strip else text
 
 
-def configure_logging(settings: Settings, stream: TextIO | None = None) -> logging.Handler:
-    """Install the handler (replacing any earlier one of ours) and the levels; returns it."""
+def configure_logging(
+    settings: Settings, stream: TextIO | None = None, force: bool = False
+) -> logging.Handler | None:
+    """Install the handler and the levels; returns the handler. Like ``logging.basicConfig``,
+    it leaves a root logger that someone else already configured (a test runner, a host
+    application) alone unless ``force``; the access-line levels are set either way."""
+    access = logging.INFO if settings.access_log else logging.WARNING
+    for name in ACCESS_LOGGERS:
+        logging.getLogger(name).setLevel(access)
+    root = logging.getLogger()
+    foreign = [h for h in root.handlers if not isinstance(h.formatter, PlainFormatter)]
+    if foreign and not force:
+        return None
     stream = stream if stream is not None else sys.stderr
     handler = logging.StreamHandler(stream)
     handler.setFormatter(PlainFormatter(FORMAT, strip=not _is_terminal(stream)))
-    root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h.formatter, PlainFormatter)]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
-    access = logging.INFO if settings.access_log else logging.WARNING
-    for name in ACCESS_LOGGERS:
-        logging.getLogger(name).setLevel(access)
     return handler

@@ -29,9 +29,10 @@ def test_colour_codes_only_reach_a_terminal():
     assert ANSI not in PlainFormatter("%(message)s", strip=True).format(record)
     assert ANSI in PlainFormatter("%(message)s", strip=False).format(record)
     stream = io.StringIO()  # not a terminal
-    handler = configure_logging(Settings.from_env({}), stream)
+    handler = configure_logging(Settings.from_env({}), stream, force=True)
     try:
         assert isinstance(handler.formatter, PlainFormatter) and handler.formatter.strip
+        assert configure_logging(Settings.from_env({}), stream) is None  # pytest's logging stays
     finally:
         logging.getLogger().removeHandler(handler)
 
@@ -40,11 +41,10 @@ def test_colour_codes_only_reach_a_terminal():
     ("env", "level"), [({}, logging.WARNING), ({"HEATMAP_ACCESS_LOG": "1"}, logging.INFO)]
 )
 def test_access_lines_only_when_asked_for(env, level):
-    handler = configure_logging(Settings.from_env(env), io.StringIO())
+    configure_logging(Settings.from_env(env), io.StringIO())
     try:
         assert logging.getLogger("werkzeug").getEffectiveLevel() == level
     finally:
-        logging.getLogger().removeHandler(handler)
         logging.getLogger("werkzeug").setLevel(logging.NOTSET)
 
 
