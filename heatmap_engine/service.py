@@ -96,6 +96,7 @@ class HeatmapService:
                                   self._universe_known, self._stop, self.time_window,
                                   self.failures)  # fmt: skip
         self._threads: list[threading.Thread] = []
+        self._history_seen: set[str] = set()  # history thread names seen running
         self.started_at: float | None = None
         self.history: HistoryRuntime | None = None
 
@@ -229,6 +230,7 @@ class HeatmapService:
 
     def _refresh(self) -> None:
         try:
+            self.threads()  # notes the history's threads early, so one that ends is noticed
             self.engine.refresh()
         except Exception as exc:
             self.failures.record("the engine refresh", exc)
@@ -269,15 +271,16 @@ class HeatmapService:
     def threads(self) -> dict[str, bool]:
         """Every named background thread of the service: name -> alive. The service's own, the
         message source's (feed supervisors and their connections), and the history's loops,
-        found by name (``HISTORY_THREADS``: a missing one is reported not alive)."""
+        found by name (``HISTORY_THREADS``): one seen running and gone since is not alive; a
+        name never seen is not listed (so a renamed thread can never raise a false alarm)."""
         out = {t.name: t.is_alive() for t in self._threads}
         source_threads = getattr(self.source, "threads", None)
         if callable(source_threads):
             out.update(source_threads())
         if self.history is not None and self.started_at is not None:
             alive = {t.name for t in threading.enumerate()}
-            expected = HISTORY_THREADS if self.settings.backfill else HISTORY_THREADS[:1]
-            out.update({name: name in alive for name in expected})
+            self._history_seen.update(name for name in HISTORY_THREADS if name in alive)
+            out.update({name: name in alive for name in sorted(self._history_seen)})
         return out
 
     def _vital_threads(self) -> dict[str, bool]:
