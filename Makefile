@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run demo test lint format bench score clean
+.PHONY: install run demo test lint format bench score soak clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	scripts/ensure-system.sh
@@ -37,6 +37,10 @@ bench: $(STAMP)
 
 score: $(STAMP)
 	$(PY) benchmarks/score_levels.py
+
+# The app against the simulated market for SOAK_MINUTES (default 30); prints resident memory.
+soak: $(STAMP)
+	$(PY) scripts/soak.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .artifacts

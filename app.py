@@ -41,6 +41,7 @@ from api.settings import ApiSettings
 from heatmap_engine.config import ConfigError, Settings
 from heatmap_engine.history.data_dir import EXIT_DATA_DIR, DataDirError, DataDirLock, reset_store
 from heatmap_engine.history.runtime import DB_NAME
+from heatmap_engine.logsetup import configure_logging
 from heatmap_engine.service import HeatmapService
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ def create_app(
         assets_folder=str(ASSETS),
         suppress_callback_exceptions=False,
         meta_tags=[{"name": "color-scheme", "content": "dark"}],
+        add_log_handler=False,  # its lines go through the root handler, once
     )
     callbacks.delivery.install(app)  # compression and cache lifetimes, before any other hook
     # Dash answers every other path with this page too, so /liquidation-heatmap?symbol=... works
@@ -101,7 +103,9 @@ def create_server() -> Flask:
     gunicorn's master stops (rather than booting workers that fail again and again). A process
     forked after the engine started (``--preload``) exits the same way at once."""
     try:
-        app = create_app()
+        settings = Settings.from_env()
+        configure_logging(settings)  # gunicorn configures only its own loggers
+        app = create_app(settings)
     except (DataDirError, ConfigError) as exc:  # one line, and a master that stops
         _refuse_worker(exc)
     service: HeatmapService = app.server.extensions[SERVICE_EXTENSION]
@@ -141,10 +145,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         if v is not None
     }
     settings = Settings.from_env(**overrides)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s",
-    )
+    configure_logging(settings)
     return settings
 
 

@@ -15,6 +15,7 @@ import threading
 
 from heatmap_engine.config import ConfigError, Settings
 from heatmap_engine.history.data_dir import EXIT_DATA_DIR, DataDirError
+from heatmap_engine.logsetup import configure_logging
 from heatmap_engine.service import HeatmapService
 
 
@@ -24,9 +25,7 @@ def main() -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -59,10 +59,14 @@ class DedupeWindow:
     """Remembers order keys for ``horizon_ms`` of event time, so a repeat is recognised.
 
     Repeats come from overlapping connections (rollover, double subscriptions) and arrive within
-    seconds; two minutes of keys is a wide margin and keeps memory small.
+    seconds. The horizon follows the newest event time seen, so it must be wider than how far
+    ahead of receipt the parsers let a time be (``HEATMAP_EVENT_TIME_MAX_AHEAD_SECONDS``): the
+    engine uses two minutes plus that allowance (7 minutes by default), still a small memory.
     """
 
-    def __init__(self, horizon_ms: int = 120_000):
+    DEFAULT_HORIZON_MS = 120_000
+
+    def __init__(self, horizon_ms: int = DEFAULT_HORIZON_MS):
         self.horizon_ms = horizon_ms
         self._seen: set[tuple] = set()
         self._order: deque[tuple[int, tuple]] = deque()

@@ -121,6 +121,9 @@ class Settings:
     price_stale_seconds: float = 10.0
     rest_poll_seconds: float = 10.0
     rest_timeout_seconds: float = 5.0
+    event_time_max_age_hours: float = 24.0
+    event_time_max_ahead_seconds: float = 300.0
+    exchange_clock: bool = False
     record_path: str = ""
     data_dir: str = "./data"
     history: bool = True
@@ -135,6 +138,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8004
     log_level: str = "INFO"
+    access_log: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -166,6 +170,14 @@ class Settings:
     def decay_window_ms(self) -> int:
         return int(self.time_decay_minutes * 60_000)
 
+    @property
+    def event_time_max_age_ms(self) -> int:
+        return int(self.event_time_max_age_hours * 3_600_000)
+
+    @property
+    def event_time_max_ahead_ms(self) -> int:
+        return int(self.event_time_max_ahead_seconds * 1000)
+
 
 _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "symbols": _symbols,
@@ -183,6 +195,8 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "price_stale_seconds": _float(0.5, 3600.0),
     "rest_poll_seconds": _float(0.1, 3600.0),
     "rest_timeout_seconds": _float(0.1, 120.0),
+    "event_time_max_age_hours": _float(0.0, 24 * 365.0, lo_open=True),
+    "event_time_max_ahead_seconds": _float(0.0, 24 * 3600.0, lo_open=True),
     "record_path": _str,
     "data_dir": _str,
     "history": _bool,
@@ -197,4 +211,6 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "host": _str,
     "port": _int(0, 65535),
     "log_level": _str,
+    "access_log": _bool,
+    "exchange_clock": _bool,
 }

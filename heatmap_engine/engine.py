@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from heatmap_engine.buffers import DedupeWindow
 from heatmap_engine.clusters import ClusterParams
 from heatmap_engine.config import Settings
 from heatmap_engine.exchanges.base import Event
@@ -42,7 +43,8 @@ class Engine:
         )
         initial = tuple(symbols) if symbols is not None else settings.symbols
         accept_any = initial == ("all",)
-        self.state = EngineState(() if accept_any else initial, self.params, accept_any)
+        horizon = DedupeWindow.DEFAULT_HORIZON_MS + settings.event_time_max_ahead_ms
+        self.state = EngineState(() if accept_any else initial, self.params, accept_any, horizon)
         self.clock = clock
         self.event_time = event_time
         self._newest_event_ms = 0
@@ -54,6 +56,9 @@ class Engine:
         self.refreshes = 0
         self.last_refresh_ms: int | None = None
         self.last_refresh_seconds: float | None = None
+        # events that raised while applied (and symbols whose refresh raised): each is counted
+        # and skipped, the batch (the refresh) goes on
+        self.failures = self.state.failures
 
     def now_ms(self) -> int:
         """Wall clock, or in event-time mode the newest exchange time seen (the wall clock
@@ -63,14 +68,21 @@ class Engine:
         return self.clock()
 
     def process(self, events: Iterable[Event]) -> None:
-        state, sink = self.state, self.history_sink
+        """Apply a batch (one frame's events, a mark-price array ...). An event that raises is
+        counted and logged once per kind; it never costs the rest of its batch."""
         for event in events:
-            if isinstance(event, MarkPrice) and event.source == "stream":
-                self.last_stream_price_at = time.monotonic()
-            if self.event_time and isinstance(event, (Liquidation, MarkPrice)):
-                self._newest_event_ms = max(self._newest_event_ms, event.event_time_ms)
-            if state.apply(event, self.now_ms()) and sink is not None:
-                sink(event)
+            try:
+                self._apply(event)
+            except Exception as exc:  # the loop boundary inside a batch
+                self.failures.record(f"applying a {type(event).__name__}", exc)
+
+    def _apply(self, event: Event) -> None:
+        if isinstance(event, MarkPrice) and event.source == "stream":
+            self.last_stream_price_at = time.monotonic()
+        if self.event_time and isinstance(event, (Liquidation, MarkPrice)):
+            self._newest_event_ms = max(self._newest_event_ms, event.event_time_ms)
+        if self.state.apply(event, self.now_ms()) and self.history_sink is not None:
+            self.history_sink(event)
 
     def restore_from(self, store: Any, symbols: Iterable[str], since_ms: int) -> int:
         """Rebuild the window from a history store (bulk, per symbol) and carry counts on."""
@@ -106,8 +118,9 @@ class Engine:
         return self.state.snapshots()
 
     def status(self) -> dict[str, Any]:
+        """Any thread: copies of the counters and the published snapshots."""
         state = self.state
-        counters, notional = dict(state.counters), dict(state.notional)
+        counters, notional = state.counts()
         snapshots = state.snapshots()
         by_side = {
             side: {
@@ -149,4 +162,5 @@ class Engine:
                 SHORT: sum(s.short_clusters for s in snapshots.values()),
             },
             "last_liquidation_ms": state.last_liquidation_ms,
+            "failed_events": self.failures.as_dict(),
         }

@@ -5,12 +5,18 @@ reads on its own thread, answers server pings (websocket-client does it inside `
 parses every text frame with the venue adapter and hands the events to a sink. Around that:
 
 * capped exponential backoff with jitter between attempts (``backoff_delay``);
+* only frames that carry market data (``ParseResult.carries_data``) count as life: they mark a
+  connection live, feed the silence watchdog and end a gap. Acknowledgements, error frames and
+  bytes that are not JSON do not;
 * a silence watchdog: a connection that has delivered no data frame for ``silence_seconds``
   is closed and replaced, because a wrong route acknowledges the subscription and then stays
-  silent;
+  silent (and a refused subscription answers with error frames only);
 * a proactive rollover before the exchange's 24 h cut: a successor connects and subscribes
-  while the old one still reads, and the old one closes once the successor delivers data (the
-  engine drops the duplicates the overlap produces), so nothing is missed.
+  while the old one still reads, and the old one closes only once the successor has delivered
+  data (the engine drops the duplicates the overlap produces), so nothing is missed;
+* every stretch without data after data flowed is reported to ``on_gap`` with what happened
+  (the words in ``Reason``), and the log follows the state: one WARNING when the exchange cannot
+  be reached or a connection is lost, DEBUG for each retry, one INFO line when data flows again.
 """
 
 from __future__ import annotations
@@ -21,126 +27,16 @@ import threading
 import time
 from collections.abc import Callable
 
-import websocket
-
 from heatmap_engine.exchanges.base import Event, VenueAdapter
+from heatmap_engine.failures import Failures
+from heatmap_engine.feed_connection import Connection, Reason, wall_ms
 from heatmap_engine.feed_stats import FeedStats
+from heatmap_engine.network import Reachability, backoff_delay, host_of
 from heatmap_engine.recording import Recorder
 
 log = logging.getLogger(__name__)
 
 Sink = Callable[[tuple[Event, ...]], None]
-
-
-def backoff_delay(attempt: int, initial: float, cap: float, rng: random.Random) -> float:
-    """Equal-jitter exponential backoff: half the capped step plus a random half."""
-    step = min(cap, initial * (2 ** min(attempt, 32)))
-    return step / 2 + rng.uniform(0, step / 2)
-
-
-def watchdog_verdict(now: float, last_data_at: float, silence_seconds: float) -> bool:
-    """True when a connection has been silent (no data frame) for too long."""
-    return now - last_data_at >= silence_seconds
-
-
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-class Connection:
-    """One websocket session on its own reader thread; it never reconnects by itself."""
-
-    POLL_SECONDS = 0.25
-
-    def __init__(self, feed: LiveFeed, number: int):
-        self.feed = feed
-        self.number = number
-        self.opened_at: float | None = None
-        self.first_data_at: float | None = None
-        self.last_data_at: float = time.monotonic()
-        self.last_data_wall_ms: int | None = None
-        self.end_reason: str | None = None
-        self._closing = threading.Event()
-        self._done = threading.Event()
-        self._ws: websocket.WebSocket | None = None
-        self._thread = threading.Thread(
-            target=self._run, name=f"heatmap-feed-{feed.name}-{number}", daemon=True
-        )
-
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def close(self, reason: str) -> None:
-        if self.end_reason is None:
-            self.end_reason = reason
-        self._closing.set()
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        try:
-            self._session()
-        except Exception as exc:  # the loop boundary: log, count, and let the supervisor retry
-            if self.end_reason is None:
-                self.end_reason = f"error: {type(exc).__name__}: {exc}"
-            if not isinstance(exc, (OSError, websocket.WebSocketException)):
-                log.exception("feed connection %s failed", self.number)
-        finally:
-            if self._ws is not None:
-                self._ws.close(timeout=0.2)  # a close frame when still connected
-                self._ws.shutdown()  # close() skips this when the peer already hung up
-            self._done.set()
-
-    def _session(self) -> None:
-        feed = self.feed
-        url = feed.adapter.connect_url(feed.base_url)
-        self._ws = websocket.create_connection(url, timeout=feed.connect_timeout)
-        self.opened_at = self.last_data_at = time.monotonic()
-        feed.stats.connected(self.number)
-        for message in feed.adapter.subscribe_messages(feed.next_request_id(), feed.streams):
-            self._ws.send(message)
-        self._ws.settimeout(self.POLL_SECONDS)
-        while not self._closing.is_set():
-            try:
-                # control_frame=True returns pings too (already answered with a pong), so the
-                # watchdog runs even when a silent route keeps the socket busy with pings.
-                opcode, data = self._ws.recv_data(control_frame=True)
-            except websocket.WebSocketTimeoutException:
-                opcode, data = None, b""
-            if opcode == websocket.ABNF.OPCODE_CLOSE:
-                self.end_reason = self.end_reason or "closed by server"
-                return
-            if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
-                self._handle(data)
-            elif opcode == websocket.ABNF.OPCODE_PING:
-                feed.stats.count("pings_answered")
-            if watchdog_verdict(time.monotonic(), self.last_data_at, feed.silence_seconds):
-                feed.stats.count("watchdog_trips")
-                self.close("silent")
-        self.end_reason = self.end_reason or "closed"
-
-    def _handle(self, data: bytes | str) -> None:
-        feed = self.feed
-        received_at_ms = wall_ms()
-        if feed.recorder is not None:
-            feed.recorder.write(received_at_ms, data)
-        result = feed.adapter.parse(data, received_at_ms)
-        feed.stats.frame(len(data), result.errors, result.control)
-        if result.control:
-            return
-        self.last_data_at = time.monotonic()
-        self.last_data_wall_ms = received_at_ms
-        if self.first_data_at is None:
-            self.first_data_at = self.last_data_at
-            feed.stats.set_state("live")
-            feed.data_resumed(received_at_ms)
-        if result.events:
-            feed.sink(result.events)
 
 
 class LiveFeed:
@@ -162,6 +58,7 @@ class LiveFeed:
         recorder: Recorder | None = None,
         rng: random.Random | None = None,
         on_gap: Callable[[int, int, str], None] | None = None,
+        reachability: Reachability | None = None,
     ):
         self.adapter = adapter
         self.streams = tuple(streams) if streams is not None else adapter.streams
@@ -175,15 +72,25 @@ class LiveFeed:
         self.connect_timeout = connect_timeout
         self.recorder = recorder
         self.rng = rng or random.Random()
-        # called with (from_ms, to_ms, reason) for every stretch without a connection
+        # called with (from_ms, to_ms, reason) for every stretch without data after data flowed
         self.on_gap = on_gap
-        self._gap_start: tuple[int, str] | None = None
-        self.stats = FeedStats(source=self.name, url=adapter.connect_url(base_url))
+        url = adapter.connect_url(base_url)
+        host = host_of(url)
+        # shared by every connection to one host, so an outage is reported once
+        self.reachability = reachability or Reachability(host, log, f"{adapter.name} streams")
+        self.stats = FeedStats(source=self.name, url=url, host=host)
+        self.failures = Failures(log)
         self.stats.streams = len(self.streams)
+        self._gap_lock = threading.Lock()
+        self._gap_start: tuple[int, str] | None = None
+        self._live_conn: Connection | None = None  # the connection whose data we take as truth
+        self._outage_since: float | None = None  # monotonic: when data stopped flowing
+        self._announced = False  # the first data ever is said once
         self._stop = threading.Event()
         self._ids = 0
         self._numbers = 0
         self._thread: threading.Thread | None = None
+        self._connections: list[Connection] = []
 
     def next_request_id(self) -> int:
         """Ids only need to be unique per connection; leave room for chunked requests."""
@@ -207,23 +114,63 @@ class LiveFeed:
         else:
             alive = False
         self.stats.set_state("stopped")
+        self.reachability.forget(self.name)
+        with self._gap_lock:  # a gap still open at stop ends here, with what caused it
+            gap, self._gap_start = self._gap_start, None
+        if gap is not None and self.on_gap is not None:
+            self.on_gap(gap[0], wall_ms(), gap[1])
         if self.recorder is not None:
             self.recorder.close()
         return not alive
 
     def status(self) -> dict:
-        return self.stats.as_dict()
+        return {**self.stats.as_dict(), "loop_failures": self.failures.as_dict()}
 
-    def data_resumed(self, at_ms: int) -> None:
-        """First data on a new connection: report the stretch that was not covered."""
-        if self._gap_start is not None and self.on_gap is not None:
-            start, reason = self._gap_start
-            self.on_gap(start, at_ms, reason)
-        self._gap_start = None
+    def threads(self) -> dict[str, bool]:
+        """The supervisor (name -> alive) and the connections reading now (those that ended
+        are gone, not dead: the supervisor replaces them)."""
+        out = {} if self._thread is None else {self._thread.name: self._thread.is_alive()}
+        for conn in list(self._connections):
+            if conn.thread.is_alive():
+                out[conn.thread.name] = True
+        return out
+
+    def data_resumed(self, conn: Connection, at_ms: int) -> None:
+        """First data on ``conn``: it is live; report the stretch that was not covered."""
+        with self._gap_lock:
+            gap, self._gap_start = self._gap_start, None
+            self._live_conn = conn
+            outage, self._outage_since = self._outage_since, None
+        self.stats.set_state("live")
+        down_for = self.reachability.reached(self.name)
+        if gap is not None and self.on_gap is not None:
+            self.on_gap(gap[0], at_ms, gap[1])
+        host = self.stats.host
+        if outage is not None:
+            log.info("feed %s: data flows again from %s after %.0f s", self.name, host,
+                     time.monotonic() - outage)  # fmt: skip
+        elif down_for is not None:
+            log.info("feed %s: %s answered after %.0f s; data flowing", self.name, host, down_for)
+        elif not self._announced:
+            log.info("feed %s: connected to %s, data flowing", self.name, host)
+        self._announced = True
+
+    def _ended(self, conn: Connection, successor: Connection | None) -> None:
+        """``conn`` ended: when it was the live one and no successor has data yet, a gap opens."""
+        with self._gap_lock:
+            if self._live_conn is not conn:
+                return
+            self._live_conn = None
+            if successor is not None and successor.first_data_at is not None:
+                return
+            start = conn.last_data_wall_ms or wall_ms()
+            self._gap_start = (start, conn.end_reason or Reason.CLOSED_BY_SERVER)
+            self._outage_since = time.monotonic()
 
     def _new_connection(self) -> Connection:
         self._numbers += 1
         conn = Connection(self, self._numbers)
+        self._connections = [c for c in self._connections if not c.done] + [conn]
         conn.start()
         return conn
 
@@ -231,20 +178,38 @@ class LiveFeed:
         attempt = 0
         self.stats.set_state("connecting")
         while not self._stop.is_set():
-            conn = self._watch(self._new_connection())
-            if conn.first_data_at is not None:
-                attempt = 0
-                self._gap_start = (conn.last_data_wall_ms or wall_ms(), conn.end_reason or "closed")
-            self.stats.disconnected(conn.end_reason or "closed")
-            if self._stop.is_set():
-                break
-            delay = backoff_delay(attempt, self.backoff_initial, self.backoff_max, self.rng)
+            try:
+                conn = self._watch(self._new_connection())
+                attempt = 0 if conn.first_data_at is not None else attempt
+                if self._stop.is_set():
+                    if conn.opened_at is not None:  # a failed attempt was already told
+                        self.stats.disconnected(Reason.STOPPED)
+                    break
+                delay = backoff_delay(attempt, self.backoff_initial, self.backoff_max, self.rng)
+                self._report_end(conn, delay)
+            except Exception as exc:  # the loop boundary: never let the supervisor die quietly
+                self.failures.record(f"feed {self.name} supervisor", exc)
+                delay = self.backoff_max  # a long pause, computed without what just failed
             attempt += 1
             self.stats.reconnecting(delay)
-            log.info("feed disconnected (%s); reconnecting in %.2fs", conn.end_reason, delay)
             if self._stop.wait(delay):
                 break
             self.stats.count("reconnects")
+
+    def _report_end(self, conn: Connection, delay: float) -> None:
+        """Status and log for a connection that ended (the state, not every attempt)."""
+        reason = conn.end_reason or Reason.CLOSED_BY_SERVER
+        reach, what = self.reachability, f"{self.reachability.what} ({self.stats.host})"
+        if conn.opened_at is None and conn.network_cause is not None:
+            self.stats.disconnected(f"cannot reach {self.stats.host}: {conn.network_cause}", False)
+            reach.failed(self.name, conn.network_cause, delay)
+            return
+        self.stats.disconnected(reason)
+        if conn.first_data_at is not None:
+            message = f"feed {self.name}: lost the connection to {what}: {reason}"
+        else:
+            message = f"feed {self.name}: {what} accepted the connection but sent no data: {reason}"
+        reach.failed(self.name, reason, delay, message)
 
     def _watch(self, conn: Connection) -> Connection:
         """Wait until ``conn`` (or the successor it rolled over to) ends, or the feed stops."""
@@ -253,6 +218,7 @@ class LiveFeed:
         retry_at = 0.0
         while not self._stop.wait(Connection.POLL_SECONDS / 2):
             if conn.done:
+                self._ended(conn, successor)
                 if successor is None:
                     return conn
                 conn, successor = successor, None
@@ -267,12 +233,14 @@ class LiveFeed:
                 conn, successor = successor, None
             elif successor is not None and successor.done:
                 successor_failures += 1
+                log.info("feed %s: rollover successor ended (%s); the current connection stays",
+                         self.name, successor.end_reason)  # fmt: skip
                 retry_at = now + backoff_delay(
                     successor_failures, self.backoff_initial, self.backoff_max, self.rng
                 )
                 successor = None
-        for c in (conn, successor):
-            if c is not None:
-                c.close("stopped")
+        for c in (conn, successor):  # stopping while live opens no gap: the store records
+            if c is not None:  # the time the service was not running on its next start
+                c.close(Reason.STOPPED)
                 c.join(2.0)
         return conn

@@ -16,8 +16,9 @@ from typing import Any
 from heatmap_engine.feed import LiveFeed
 
 FeedFactory = Callable[[tuple[str, ...], str], LiveFeed]
-_SUMMED = ("frames", "bytes", "control_frames", "connects", "reconnects", "disconnects",
-           "rollovers", "watchdog_trips", "pings_answered", "streams")  # fmt: skip
+_SUMMED = ("frames", "data_frames", "bytes", "control_frames", "connects", "reconnects",
+           "disconnects", "failed_attempts", "rollovers", "watchdog_trips", "pings_answered",
+           "streams")  # fmt: skip
 
 
 def pack_streams(base: tuple[str, ...], extra: tuple[str, ...], size: int) -> list[tuple[str, ...]]:
@@ -66,6 +67,12 @@ class FeedGroup:
         with self._lock:
             return all([feed.stop(timeout) for feed in self.feeds])
 
+    def threads(self) -> dict[str, bool]:
+        """Every feed's supervisor and connection threads: name -> alive."""
+        with self._lock:
+            feeds = list(self.feeds)
+        return {name: alive for feed in feeds for name, alive in feed.threads().items()}
+
     def status(self) -> dict[str, Any]:
         with self._lock:
             statuses = [feed.status() for feed in self.feeds]
@@ -78,11 +85,15 @@ class FeedGroup:
         for key in _SUMMED:
             merged[key] = sum(s.get(key, 0) for s in statuses)
         merged["parse_errors"] = dict(errors)
+        failures: Counter[str] = Counter()
+        for status in statuses:
+            failures.update(status.get("loop_failures", {}))
+        merged["loop_failures"] = dict(failures)
         merged["parse_errors_total"] = sum(errors.values())
         merged["connections"] = len(statuses)
         merged["per_connection"] = [
             {k: s[k] for k in ("source", "state", "streams", "frames", "reconnects",
-                               "seconds_since_last_frame")}
+                               "seconds_since_last_data", "last_disconnect_reason")}
             for s in statuses
         ]  # fmt: skip
         return merged

@@ -8,21 +8,36 @@ from collections import Counter
 from typing import Any
 
 
-class FeedStats:
-    """Frames, bytes, parse errors by reason, connects, reconnects, state and silence."""
+def _since(monotonic_at: float | None) -> float | None:
+    return None if monotonic_at is None else round(time.monotonic() - monotonic_at, 3)
 
-    def __init__(self, source: str, url: str = ""):
+
+class FeedStats:
+    """Frames, bytes, parse errors by reason, connects, reconnects, state and silence.
+
+    What a page or ``/api/health`` says about the feed comes from here, in plain words: the
+    ``host``, whether a connection ``ever_connected``, whether the host is ``reachable`` (False
+    while the last attempt could not even open a connection), ``last_disconnect_reason`` and
+    ``next_retry_in`` (seconds, counting down).
+    """
+
+    def __init__(self, source: str, url: str = "", host: str = ""):
         self.source = source
         self.url = url
+        self.host = host
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
         self.state = "idle"
         self.last_frame_monotonic: float | None = None
         self.last_frame_wall: float | None = None
+        self.last_data_monotonic: float | None = None
+        self.last_data_wall: float | None = None
         self.connected_since: float | None = None
+        self.ever_connected = False
+        self.reachable: bool | None = None
         self.last_disconnect_reason: str | None = None
-        self.next_retry_in: float | None = None
+        self._retry_at: float | None = None
         self.streams = 0
 
     def count(self, name: str, amount: int = 1) -> None:
@@ -36,19 +51,23 @@ class FeedStats:
         with self._lock:
             self._counts["connects"] += 1
             self.connected_since = time.time()
-            self.next_retry_in = None
+            self.ever_connected = True
+            self.reachable = True
+            self._retry_at = None
             if self.state != "live":
                 self.state = "subscribing"
 
-    def disconnected(self, reason: str) -> None:
+    def disconnected(self, reason: str, reachable: bool = True) -> None:
+        """A connection ended (``reachable`` False: it could not even be opened)."""
         with self._lock:
-            self._counts["disconnects"] += 1
+            self._counts["disconnects" if reachable else "failed_attempts"] += 1
             self.last_disconnect_reason = reason
             self.connected_since = None
+            self.reachable = reachable
 
     def reconnecting(self, delay: float) -> None:
         self.state = "reconnecting"
-        self.next_retry_in = delay
+        self._retry_at = time.monotonic() + delay
 
     def frame(self, size: int, errors: tuple[str, ...] = (), control: bool = False) -> None:
         with self._lock:
@@ -61,6 +80,13 @@ class FeedStats:
             self.last_frame_monotonic = time.monotonic()
             self.last_frame_wall = time.time()
 
+    def data(self) -> None:
+        """The frame just counted carried market data."""
+        with self._lock:
+            self._counts["data_frames"] += 1
+            self.last_data_monotonic = time.monotonic()
+            self.last_data_wall = time.time()
+
     @property
     def parse_errors(self) -> dict[str, int]:
         with self._lock:
@@ -70,30 +96,32 @@ class FeedStats:
         with self._lock:
             counts = dict(self._counts)
             errors = dict(self._errors)
-        since = (
-            None
-            if self.last_frame_monotonic is None
-            else round(time.monotonic() - self.last_frame_monotonic, 3)
+        retry_at = self._retry_at
+        next_retry = (
+            round(max(0.0, retry_at - time.monotonic()), 1)
+            if retry_at is not None and self.state == "reconnecting"
+            else None
+        )
+        names = (
+            *("frames", "data_frames", "bytes", "control_frames", "connects", "reconnects"),
+            *("disconnects", "failed_attempts", "rollovers", "watchdog_trips", "pings_answered"),
         )
         return {
             "source": self.source,
             "url": self.url,
+            "host": self.host,
             "streams": self.streams,
             "state": self.state,
-            "frames": counts.get("frames", 0),
-            "bytes": counts.get("bytes", 0),
-            "control_frames": counts.get("control_frames", 0),
+            **{name: counts.get(name, 0) for name in names},
             "parse_errors": errors,
             "parse_errors_total": sum(errors.values()),
-            "connects": counts.get("connects", 0),
-            "reconnects": counts.get("reconnects", 0),
-            "disconnects": counts.get("disconnects", 0),
-            "rollovers": counts.get("rollovers", 0),
-            "watchdog_trips": counts.get("watchdog_trips", 0),
-            "pings_answered": counts.get("pings_answered", 0),
-            "seconds_since_last_frame": since,
+            "seconds_since_last_frame": _since(self.last_frame_monotonic),
+            "seconds_since_last_data": _since(self.last_data_monotonic),
             "last_frame_at": self.last_frame_wall,
+            "last_data_at": self.last_data_wall,
             "connected_since": self.connected_since,
+            "ever_connected": self.ever_connected,
+            "reachable": self.reachable,
             "last_disconnect_reason": self.last_disconnect_reason,
-            "next_retry_in": self.next_retry_in,
+            "next_retry_in": next_retry,
         }

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from heatmap_engine import precision
+
 Side = Literal["long", "short"]
 LONG: Side = "long"
 SHORT: Side = "short"
@@ -132,7 +134,8 @@ class Snapshot:
     """Everything a reader needs about one symbol at one refresh; never mutated after creation.
 
     ``version`` increases by one each time the published content of this symbol changes, so a
-    reader that already holds version N can skip work.
+    reader that already holds version N can skip work. Building one applies the published
+    precision (``heatmap_engine.precision``) to the price and the clusters.
     """
 
     symbol: str
@@ -145,6 +148,21 @@ class Snapshot:
     notional_in_window: float = 0.0
     window_minutes: float = 60.0
     min_cluster_size: int = 5
+
+    def __post_init__(self) -> None:
+        current = precision.price(self.current_price)
+        object.__setattr__(self, "current_price", current)
+        clusters = tuple(precision.published_cluster(c, current) for c in self.clusters)
+        object.__setattr__(self, "clusters", clusters)
+
+    def same_content(self, other: Snapshot) -> bool:
+        """True when a reader would receive the same figures (versions and times aside)."""
+        return (
+            self.clusters == other.clusters
+            and self.current_price == other.current_price
+            and self.events_in_window == other.events_in_window
+            and self.notional_in_window == other.notional_in_window
+        )
 
     @property
     def long_clusters(self) -> int:

@@ -4,10 +4,15 @@ Threads (all named, all started by ``start()``, never at import):
 
 * ``heatmap-engine``: the only writer of engine state. It drains the event queue, applies
   commands and refreshes the snapshots every ``update_interval`` seconds.
-* the message source (``heatmap-feed-binance`` for the live feed, ``heatmap-replay`` ...): parses
-  frames and puts events on the queue. The queue is unbounded: events are never dropped.
+* the message source (``heatmap-feed-market`` for the live feed, with one reader thread per
+  connection, ``heatmap-feed-market/conn-<n>``; ``heatmap-replay`` ...): parses frames and puts
+  events on the queue. The queue is unbounded: events are never dropped.
 * ``heatmap-rest``: fetches the universe from ``exchangeInfo`` when ``HEATMAP_SYMBOLS=all`` and
   polls mark prices over REST only while the mark-price stream is stale.
+
+Every loop catches what it did not expect, logs it once per kind (``Failures``) and carries on
+after a pause; ``threads()`` (in ``status()``) says which named thread is alive, and
+``problems()`` names the vital ones that ended.
 """
 
 from __future__ import annotations
@@ -23,18 +28,24 @@ from typing import Any, Protocol
 from heatmap_engine.config import Settings
 from heatmap_engine.engine import Engine, wall_clock_ms
 from heatmap_engine.exchanges import binance
-from heatmap_engine.exchanges.base import Event
-from heatmap_engine.exchanges.binance_rest import BinanceRest, RestUnavailable
+from heatmap_engine.exchanges.base import Event, TimeWindow
+from heatmap_engine.exchanges.binance_rest import BinanceRest
+from heatmap_engine.failures import Failures
 from heatmap_engine.feed import LiveFeed
 from heatmap_engine.feed_group import FeedGroup
 from heatmap_engine.history.runtime import HistoryRuntime
 from heatmap_engine.history.writer import HistoryWriter
 from heatmap_engine.models import Snapshot
+from heatmap_engine.network import Reachability, host_of
 from heatmap_engine.recording import Recorder
-from heatmap_engine.symbols import SymbolResolver, perpetuals_from_exchange_info
+from heatmap_engine.rest_loop import RestLoop
+from heatmap_engine.symbols import SymbolResolver
 
 log = logging.getLogger(__name__)
 _STOP = object()
+# the history's loops, owned by heatmap_engine.history; watched here by their thread names
+HISTORY_THREADS = ("heatmap-history", "heatmap-backfill")
+LOOP_PAUSE_SECONDS = 1.0  # after an unexpected failure, before a loop carries on
 
 
 class MessageSource(Protocol):
@@ -61,17 +72,33 @@ class HeatmapService:
     ):
         self.settings = settings
         self.mode = mode
+        # HEATMAP_EXCHANGE_CLOCK: a simulator running faster than real time sets "now"
+        event_time = event_time or settings.exchange_clock
         self.engine = Engine(settings, clock=clock, event_time=event_time)
-        self.rest = rest or BinanceRest(settings.binance_rest_url, settings.rest_timeout_seconds)
+        self.rest = rest or BinanceRest(
+            settings.binance_rest_url,
+            settings.rest_timeout_seconds,
+            backoff_initial=settings.feed_backoff_initial_seconds,
+            backoff_max=settings.feed_backoff_max_seconds,
+        )
+        # event times the parsers accept: around receipt, or (a simulator whose clock runs at
+        # another speed, in demo and replay modes) only the absolute bounds
+        self.time_window = TimeWindow(
+            settings.event_time_max_age_ms, settings.event_time_max_ahead_ms, not event_time
+        )
+        self.failures = Failures(log)  # unexpected failures of the service's own loops
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._source_factory = source_factory or self._live_feed
         self.source: MessageSource | None = None
         self._resolver = SymbolResolver(self.engine.symbols)
         self._resolver_for: tuple[str, ...] = self.engine.symbols
         self._stop = threading.Event()
+        self.rest_loop = RestLoop(settings, self.rest, self.engine, self.submit,
+                                  self._universe_known, self._stop, self.time_window,
+                                  self.failures)  # fmt: skip
         self._threads: list[threading.Thread] = []
+        self._history_seen: set[str] = set()  # history thread names seen running
         self.started_at: float | None = None
-        self.universe_error: str | None = None
         self.history: HistoryRuntime | None = None
         self._stopped: bool | None = None  # stop()'s answer once it was called
 
@@ -79,10 +106,14 @@ class HeatmapService:
     def _live_feed(self, sink: Callable[[tuple[Event, ...]], None]) -> MessageSource:
         s = self.settings
         recorder = Recorder(s.record_path) if s.record_path else None
+        adapter = binance.adapter(self.time_window)
+        # one for every connection, so an outage is said once however many connections fail
+        reach = Reachability(host_of(s.binance_ws_url), logging.getLogger("heatmap_engine.feed"),
+                             "Binance streams")  # fmt: skip
 
         def make(streams: tuple[str, ...], name: str) -> LiveFeed:
             return LiveFeed(
-                binance.ADAPTER,
+                adapter,
                 s.binance_ws_url,
                 sink,
                 streams=streams,
@@ -93,6 +124,7 @@ class HeatmapService:
                 backoff_max=s.feed_backoff_max_seconds,
                 recorder=recorder,
                 on_gap=self._on_gap if name == "market" else None,
+                reachability=reach,
             )
 
         group = FeedGroup(make, binance.ADAPTER.streams, binance.ADAPTER.max_streams_per_connection)
@@ -106,7 +138,7 @@ class HeatmapService:
 
     def _on_gap(self, start_ms: int, end_ms: int, reason: str) -> None:
         """Liquidations between a lost connection and the next one are gone for good: say so."""
-        log.warning("no liquidation feed from %d to %d (%s)", start_ms, end_ms, reason)
+        log.info("no liquidation feed from %d to %d (%s)", start_ms, end_ms, reason)
         if self.history is not None:
             self.history.record_gap(start_ms, end_ms, reason)
 
@@ -187,28 +219,39 @@ class HeatmapService:
 
     # -- engine thread ----------------------------------------------------------------------
     def _run_engine(self) -> None:
-        interval = self.settings.update_interval
+        """Drain the queue, refresh on time; an unexpected failure is logged and survived."""
         next_refresh = time.monotonic()
         while True:
             try:
-                item = self._queue.get(timeout=max(0.0, next_refresh - time.monotonic()))
-            except queue.Empty:
-                item = None
-            if item is _STOP:
-                return
-            if item is not None:
-                self._handle(item)
-                for _ in range(50_000):
-                    try:
-                        more = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is _STOP:
-                        return
-                    self._handle(more)
+                if self._engine_step(next_refresh):
+                    return
+            except Exception as exc:  # the loop boundary
+                self.failures.record("the engine loop", exc)
+                if self._stop.wait(LOOP_PAUSE_SECONDS):
+                    return
             if time.monotonic() >= next_refresh:
                 self._refresh()
+                interval = self.settings.update_interval
                 next_refresh = max(next_refresh + interval, time.monotonic() + interval / 10)
+
+    def _engine_step(self, next_refresh: float) -> bool:
+        """Apply what is queued until the next refresh is due; True when told to stop."""
+        try:
+            item = self._queue.get(timeout=max(0.0, next_refresh - time.monotonic()))
+        except queue.Empty:
+            return False
+        if item is _STOP:
+            return True
+        self._handle(item)
+        for _ in range(50_000):
+            try:
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if more is _STOP:
+                return True
+            self._handle(more)
+        return False
 
     def _handle(self, item: Any) -> None:
         try:
@@ -216,59 +259,28 @@ class HeatmapService:
                 item()
             else:
                 self.engine.process(item)
-        except Exception:  # the loop boundary: one bad item must not stop the engine
-            log.exception("engine failed to apply %r", item)
+        except Exception as exc:  # one bad item must not stop the engine
+            self.failures.record("the engine applying a queued item", exc)
 
     def _refresh(self) -> None:
         try:
+            self.threads()  # notes the history's threads early, so one that ends is noticed
             self.engine.refresh()
-        except Exception:
-            log.exception("engine refresh failed")
+        except Exception as exc:
+            self.failures.record("the engine refresh", exc)
 
     # -- REST thread ------------------------------------------------------------------------
     def _run_rest(self) -> None:
-        if self.settings.all_symbols:
-            self._load_universe()
-        next_poll = 0.0
-        while not self._stop.wait(0.5):
-            if not self._prices_stale() or time.monotonic() < next_poll:
-                continue
-            next_poll = time.monotonic() + self.settings.rest_poll_seconds
-            try:
-                prices = self.rest.mark_prices()
-            except RestUnavailable as exc:
-                log.info("REST price fallback unavailable: %s", exc)
-                continue
-            fallback = tuple(
-                type(p)(p.exchange, p.symbol, p.mark_price, p.event_time_ms, "rest") for p in prices
-            )
-            self.submit(fallback)
+        self.rest_loop.run()
 
-    def _load_universe(self) -> None:
-        delay = 1.0
-        while not self._stop.is_set():
-            try:
-                symbols = perpetuals_from_exchange_info(self.rest.exchange_info())
-            except (RestUnavailable, ValueError) as exc:
-                self.universe_error = str(exc)
-                log.warning("exchangeInfo failed (%s); retrying in %.0fs", exc, delay)
-                self._stop.wait(delay)
-                delay = min(60.0, delay * 2)
-                continue
-            self.universe_error = None
-            self.call_in_engine(functools.partial(self.engine.set_symbols, symbols))
-            if isinstance(self.source, FeedGroup):
-                self.source.subscribe(self._kline_streams(symbols))
-            log.info("tracking %d USDⓈ-M perpetuals from exchangeInfo", len(symbols))
-            return
+    def _universe_known(self, symbols: tuple[str, ...]) -> None:
+        self.call_in_engine(functools.partial(self.engine.set_symbols, symbols))
+        if isinstance(self.source, FeedGroup):
+            self.source.subscribe(self._kline_streams(symbols))
 
-    def _prices_stale(self) -> bool:
-        """True when no mark price has come from the stream for ``price_stale_seconds``."""
-        last = self.engine.last_stream_price_at
-        if last is None:
-            waited = time.time() - (self.started_at or time.time())
-            return waited >= self.settings.price_stale_seconds
-        return time.monotonic() - last >= self.settings.price_stale_seconds
+    @property
+    def universe_error(self) -> str | None:
+        return self.rest_loop.universe_error
 
     # -- readers ----------------------------------------------------------------------------
     @property
@@ -290,14 +302,35 @@ class HeatmapService:
     def snapshots(self) -> dict[str, Snapshot]:
         return self.engine.snapshots()
 
+    def threads(self) -> dict[str, bool]:
+        """Every named background thread of the service: name -> alive. The service's own, the
+        message source's (feed supervisors and their connections), and the history's loops,
+        found by name (``HISTORY_THREADS``): one seen running and gone since is not alive; a
+        name never seen is not listed (so a renamed thread can never raise a false alarm)."""
+        out = {t.name: t.is_alive() for t in self._threads}
+        source_threads = getattr(self.source, "threads", None)
+        if callable(source_threads):
+            out.update(source_threads())
+        if self.history is not None and self.started_at is not None:
+            alive = {t.name for t in threading.enumerate()}
+            self._history_seen.update(name for name in HISTORY_THREADS if name in alive)
+            out.update({name: name in alive for name in sorted(self._history_seen)})
+        return out
+
+    def _vital_threads(self) -> dict[str, bool]:
+        """The loops that must run as long as the service does (not a feed's connections,
+        which come and go with every reconnect)."""
+        return {name: alive for name, alive in self.threads().items() if "/conn-" not in name}
+
     def problems(self) -> list[str]:
         """What is wrong beyond the feed's state, each in words for ``/api/health`` and the
-        page (empty when nothing is): history that cannot be written or was dropped, a
+        page (empty when nothing is): history that cannot be written or was dropped, a vital
         background thread that ended while the service runs."""
         if self.started_at is None or self._stop.is_set():
             return []
         history = self.history.problems() if self.history is not None else []
-        return history + [f"thread {t.name} has stopped" for t in self._threads if not t.is_alive()]
+        stopped = [name for name, alive in self._vital_threads().items() if not alive]
+        return history + [f"thread {name} has stopped" for name in stopped]
 
     def feed_state(self) -> str:
         state = self.source.status().get("state", "idle") if self.source else "idle"
@@ -317,6 +350,18 @@ class HeatmapService:
             return None
         return round(max(0.0, (self.engine.clock() - max(times)) / 1000), 3)
 
+    def _rest_status(self) -> dict[str, Any]:
+        rest, now = self.rest, time.time()
+        return {
+            "host": rest.host,
+            "reachable": rest.reachability.reachable,
+            "used_weight_1m": rest.used_weight,
+            "errors": dict(rest.errors),
+            "paused_for_seconds": max(0.0, rest.blocked_until - now),
+            "next_try_in": round(max(0.0, rest.unreachable_until - now), 1),
+            "universe_error": self.universe_error,
+        }
+
     def status(self) -> dict[str, Any]:
         source = self.source.status() if self.source is not None else {}
         lag = self.feed_lag_seconds()
@@ -330,13 +375,10 @@ class HeatmapService:
             "queue_depth": self._queue.qsize(),
             "feed": source,
             "engine": self.engine.status(),
-            "rest": {
-                "used_weight_1m": self.rest.used_weight,
-                "errors": dict(self.rest.errors),
-                "paused_for_seconds": max(0.0, self.rest.blocked_until - time.time()),
-                "universe_error": self.universe_error,
-            },
+            "rest": self._rest_status(),
             "history": self.history.status() if self.history is not None else None,
+            "threads": self.threads(),
+            "loop_failures": self.failures.as_dict(),
             "parameters": {
                 "cluster_window_pct": self.settings.cluster_window_pct,
                 "min_cluster_size": self.settings.min_cluster_size,

@@ -1,11 +1,17 @@
 """The engine's only mutable state: bounded per-symbol event buffers, prices, counters, snapshots.
 
-Only the engine thread calls the mutating methods. Readers call ``snapshot()`` / ``snapshots()``,
-which return immutable objects from a dict that is replaced, never edited, on each refresh.
+Only the engine thread calls the mutating methods. Readers call ``snapshot()`` / ``snapshots()``
+and ``recent_candles()``: immutable objects from dicts that the engine thread replaces whole,
+never edits. ``events_held()`` is a count the engine keeps (never a scan of the buffers), and
+``counts()`` copies the counters in one C-level step (``dict(counter)`` of string keys runs no
+Python code, so it holds the GIL throughout): no reader iterates what the engine changes.
+Snapshots carry the published precision (``heatmap_engine.precision``), and a symbol's snapshot
+is replaced (its ``version`` moves) only when a published value changed.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from collections.abc import Iterable
@@ -13,7 +19,11 @@ from dataclasses import dataclass
 
 from heatmap_engine.buffers import DedupeWindow, EventBuffer
 from heatmap_engine.clusters import SIDE_NAMES, ClusterParams, compute_clusters
+from heatmap_engine.exchanges.base import EARLIEST_MS, LATEST_MS
+from heatmap_engine.failures import Failures
 from heatmap_engine.models import Candle, Liquidation, MarkPrice, Skipped, Snapshot
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -26,7 +36,13 @@ class PriceEntry:
 class EngineState:
     """Events, prices and published snapshots for the tracked symbols."""
 
-    def __init__(self, symbols: Iterable[str], params: ClusterParams, accept_any: bool = False):
+    def __init__(
+        self,
+        symbols: Iterable[str],
+        params: ClusterParams,
+        accept_any: bool = False,
+        dedupe_horizon_ms: int = DedupeWindow.DEFAULT_HORIZON_MS,
+    ):
         self.params = params
         # accept_any: the universe is not known yet ("all" before exchangeInfo answered), so
         # every USDT symbol gets a buffer until set_symbols() names the real universe.
@@ -35,7 +51,7 @@ class EngineState:
         self._tracked = set(self.symbols)
         self.buffers: dict[str, EventBuffer] = {s: EventBuffer() for s in self.symbols}
         self.prices: dict[str, PriceEntry] = {}
-        self.dedupe = DedupeWindow()
+        self.dedupe = DedupeWindow(dedupe_horizon_ms)
         self.counters: Counter[str] = Counter()
         self.notional: Counter[str] = Counter()
         self.last_liquidation_ms: int | None = None
@@ -47,6 +63,8 @@ class EngineState:
         self._candles_dirty: set[str] = set()
         self._candles_published: dict[str, tuple[Candle, ...]] = {}
         self._lock = threading.Lock()  # guards set_symbols against a concurrent refresh
+        self._held = 0  # events in the buffers, kept as they come and go
+        self.failures = Failures(log)
 
     # -- writers (engine thread) ------------------------------------------------------------
     def set_symbols(self, symbols: Iterable[str]) -> None:
@@ -59,12 +77,24 @@ class EngineState:
                 self.buffers.setdefault(s, EventBuffer())
             for s in list(self.buffers):
                 if s not in self._tracked:
-                    self.counters["untracked_symbol"] += len(self.buffers.pop(s))
+                    dropped = len(self.buffers.pop(s))
+                    self.counters["untracked_symbol"] += dropped
+                    self._held -= dropped
             for s in [s for s in self.candles if s not in self._tracked]:
                 del self.candles[s]
 
     def apply(self, event: Liquidation | MarkPrice | Candle | Skipped, now_ms: int) -> bool:
-        """Applies one event; True when it is new information worth keeping in history."""
+        """Applies one event; True when it is new information worth keeping in history.
+
+        The parsers already keep times inside a window around receipt; whatever reaches here by
+        another road with a time outside 2017..2100 is counted (``time_out_of_range``) and
+        skipped, so it can move neither the duplicate memory nor decay."""
+        when = (
+            event.open_time_ms if isinstance(event, Candle) else getattr(event, "event_time_ms", 0)
+        )
+        if when and not EARLIEST_MS <= when <= LATEST_MS:
+            self.counters["time_out_of_range"] += 1
+            return False
         if isinstance(event, Liquidation):
             return self._apply_liquidation(event, now_ms)
         if isinstance(event, MarkPrice):
@@ -89,6 +119,7 @@ class EngineState:
             buffer.prices.extend(r[1] for r in live)
             buffer.notionals.extend(r[2] for r in live)
             buffer.sides.extend(r[3] for r in live)
+            self._held += len(live)
         if rows:
             newest = rows[-1][0]
             for t, price, _, side, qty, exchange in rows:
@@ -146,6 +177,7 @@ class EngineState:
             self.counters["older_than_window"] += 1
         else:
             buffer.append(liq)
+            self._held += 1
         return True
 
     def set_price(self, symbol: str, price: float, time_ms: int, source: str) -> bool:
@@ -170,8 +202,14 @@ class EngineState:
         with self._lock:
             for symbol in self.symbols:
                 buffer = self.buffers[symbol]
-                self.counters["evicted"] += buffer.evict_before(cutoff)
-                snapshot = self._compute(symbol, buffer, now_ms, published.get(symbol))
+                evicted = buffer.evict_before(cutoff)
+                self.counters["evicted"] += evicted
+                self._held -= evicted
+                try:
+                    snapshot = self._compute(symbol, buffer, now_ms, published.get(symbol))
+                except Exception as exc:  # one symbol must not freeze every other one
+                    self.failures.record(f"refreshing {symbol}", exc)
+                    continue
                 if snapshot is not published.get(symbol):
                     published[symbol] = snapshot
                     changed += 1
@@ -188,21 +226,15 @@ class EngineState:
         return changed
 
     def _compute(self, symbol: str, buffer: EventBuffer, now_ms: int, previous: Snapshot | None):
+        """The symbol's snapshot (at the published precision, which ``Snapshot`` applies);
+        ``previous`` itself, same version, when a reader would receive the same figures."""
         price = self.prices.get(symbol)
         current = price.price if price else None
         times, prices, notionals, sides = buffer.arrays()
         clusters = compute_clusters(times, prices, notionals, sides, now_ms, current, self.params)
         live = times >= now_ms - self.params.decay_window_ms
         events = int(live.sum())
-        notional = float(notionals[live].sum()) if events else 0.0
-        if (
-            previous is not None
-            and previous.clusters == clusters
-            and previous.current_price == current
-            and previous.events_in_window == events
-        ):
-            return previous
-        return Snapshot(
+        snapshot = Snapshot(
             symbol=symbol,
             version=(previous.version + 1) if previous else 1,
             computed_at_ms=now_ms,
@@ -210,10 +242,13 @@ class EngineState:
             price_time_ms=price.time_ms if price else None,
             clusters=clusters,
             events_in_window=events,
-            notional_in_window=notional,
+            notional_in_window=float(notionals[live].sum()) if events else 0.0,
             window_minutes=self.params.decay_window_ms / 60_000,
             min_cluster_size=self.params.min_cluster_size,
         )
+        if previous is not None and previous.same_content(snapshot):
+            return previous
+        return snapshot
 
     # -- readers (any thread) ---------------------------------------------------------------
     def snapshot(self, symbol: str) -> Snapshot | None:
@@ -226,4 +261,9 @@ class EngineState:
         return self._candles_published.get(symbol, ())
 
     def events_held(self) -> int:
-        return sum(len(b) for b in self.buffers.values())
+        """Events in the buffers (a counter kept by the engine thread; never a scan)."""
+        return self._held
+
+    def counts(self) -> tuple[dict[str, int], dict[str, float]]:
+        """Copies of the counters and notional sums, safe from any thread (see the module)."""
+        return dict(self.counters), dict(self.notional)

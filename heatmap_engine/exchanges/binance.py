@@ -7,6 +7,7 @@ connection acknowledges the subscription and then stays silent.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Any
@@ -14,9 +15,13 @@ from typing import Any
 import orjson
 
 from heatmap_engine.exchanges.base import (
+    DEFAULT_WINDOW,
+    EARLIEST_MS,
     EMPTY_CONTROL,
+    LATEST_MS,
     Event,
     ParseResult,
+    TimeWindow,
     VenueAdapter,
     failed,
 )
@@ -72,6 +77,8 @@ def _number(value: Any) -> float | None:
 
 
 def _int_ms(value: Any) -> int | None:
+    """A positive integer (a time in ms) from a JSON number or string, else None. It may be
+    far too large for 64 bits: callers range-check it before it goes anywhere."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -80,13 +87,30 @@ def _int_ms(value: Any) -> int | None:
     return int(number) if number is not None and number > 0 else None
 
 
+def _plausible_ms(value: int | None) -> int | None:
+    """A time within the absolute bounds (2017..2100), for REST rows, which may be old."""
+    return value if value is not None and EARLIEST_MS <= value <= LATEST_MS else None
+
+
+_MAX_COUNT = 2**53  # a count beyond this is garbage (and would not fit SQLite's 64 bits)
+
+
+def _count(value: Any) -> int | None:
+    """A non-negative integer count (a kline's trades), else None."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 <= value <= _MAX_COUNT else None
+
+
 def _is_coin_margined_name(symbol: str) -> bool:
     """``BTCUSD_PERP`` / ``ETHUSD_251226`` are COIN-M; ``BTCUSDT_251226`` is a USDⓈ-M delivery."""
     pair, _, suffix = symbol.partition("_")
     return bool(suffix) and pair.endswith("USD")
 
 
-def parse_force_order(event: dict[str, Any], received_at_ms: int) -> ParseResult:
+def parse_force_order(
+    event: dict[str, Any], received_at_ms: int, window: TimeWindow = DEFAULT_WINDOW
+) -> ParseResult:
     """``forceOrder`` event -> one Liquidation (or a counted Skipped).
 
     Reads ``o.s`` symbol; ``o.S`` side of the liquidation ORDER (``SELL`` closes a long, so the
@@ -96,7 +120,9 @@ def parse_force_order(event: dict[str, Any], received_at_ms: int) -> ParseResult
     status. ``st`` (1 = USDⓈ-M, 2 = COIN-M) and ``ps`` may sit inside ``o`` or at the top level.
     COIN-M events (``st`` 2, or a ``BTCUSD_PERP``-style name) count contracts, not coins: they are
     skipped from USDT clusters as ``Skipped("coin_margined")`` with their USD value computed
-    from the contract size, so they are counted but never mixed into USDT notional.
+    from the contract size, so they are counted but never mixed into USDT notional. A trade time
+    outside ``window`` around the receive time is counted as ``time_too_old`` /
+    ``time_in_future`` and skipped.
     """
     order = event.get("o")
     if not isinstance(order, dict):
@@ -125,6 +151,8 @@ def parse_force_order(event: dict[str, Any], received_at_ms: int) -> ParseResult
         return failed("missing_field" if None in (order.get("p"), order.get("q")) else "bad_number")
     if price <= 0 or quantity <= 0:
         return failed("bad_number")
+    if (out_of_window := window.verdict(event_time, received_at_ms)) is not None:
+        return failed(out_of_window)
     if symbol_type == 2 or _is_coin_margined_name(symbol):
         pair = str(order.get("ps", event.get("ps", symbol.split("_")[0])))
         contract_usd = _CM_CONTRACT_USD.get(pair, _CM_DEFAULT_CONTRACT_USD)
@@ -145,7 +173,7 @@ def parse_force_order(event: dict[str, Any], received_at_ms: int) -> ParseResult
     return ParseResult(events=(liquidation,))
 
 
-def _mark_price(item: Any) -> MarkPrice | str:
+def _mark_price(item: Any, received_at_ms: int, window: TimeWindow) -> MarkPrice | str:
     if not isinstance(item, dict) or item.get("e") != "markPriceUpdate":
         return "unexpected_frame"
     symbol = item.get("s")
@@ -155,21 +183,25 @@ def _mark_price(item: Any) -> MarkPrice | str:
         return "missing_field"
     if price is None or price <= 0:
         return "bad_number"
+    if (out_of_window := window.verdict(event_time, received_at_ms)) is not None:
+        return out_of_window
     return MarkPrice(EXCHANGE, symbol.upper(), price, event_time)
 
 
-def parse_mark_prices(items: list[Any] | dict[str, Any]) -> ParseResult:
+def parse_mark_prices(
+    items: list[Any] | dict[str, Any], received_at_ms: int, window: TimeWindow = DEFAULT_WINDOW
+) -> ParseResult:
     """``markPriceUpdate`` object or array -> MarkPrice per entry (``s``, ``p`` mark, ``E`` time).
 
     The all-market array arrives split over several messages per tick; each message is parsed on
-    its own and the engine merges entries into its per-symbol cache. A broken entry is reported
-    without losing the good ones.
+    its own and the engine merges entries into its per-symbol cache. A broken entry (or one whose
+    ``E`` is outside ``window``) is reported without losing the good ones.
     """
     entries = items if isinstance(items, list) else [items]
     events: list[Event] = []
     errors: list[str] = []
     for item in entries:
-        result = _mark_price(item)
+        result = _mark_price(item, received_at_ms, window)
         if isinstance(result, str):
             errors.append(result)
         else:
@@ -182,10 +214,14 @@ def kline_stream(symbol: str, interval: str = "1m") -> str:
     return f"{symbol.lower()}@kline_{interval}"
 
 
-def parse_kline_event(event: dict[str, Any]) -> ParseResult:
+def parse_kline_event(
+    event: dict[str, Any], received_at_ms: int, window: TimeWindow = DEFAULT_WINDOW
+) -> ParseResult:
     """``kline`` event: ``k.t`` open time, ``k.o/h/l/c``, ``k.v`` base volume, ``k.q`` quote
     volume, ``k.V`` taker-buy base volume, ``k.n`` trades, ``k.x`` closed. The forming candle is
-    pushed repeatedly; the latest frame for ``(s, i, t)`` wins."""
+    pushed repeatedly; the latest frame for ``(s, i, t)`` wins. The open time must be inside
+    ``window`` around the receive time (we subscribe 1-minute candles), the close time within
+    the absolute bounds, and ``n`` a sane count."""
     k = event.get("k")
     if not isinstance(k, dict):
         return failed("missing_field")
@@ -194,10 +230,14 @@ def parse_kline_event(event: dict[str, Any]) -> ParseResult:
     open_ms, close_ms = _int_ms(k.get("t")), _int_ms(k.get("T"))
     if not isinstance(symbol, str) or not isinstance(interval, str) or None in (open_ms, close_ms):
         return failed("missing_field")
-    if any(n is None for n in numbers):
+    if any(n is None for n in numbers) or ("n" in k and _count(k["n"]) is None):
         return failed("bad_number")
+    if (out_of_window := window.verdict(open_ms, received_at_ms)) is not None:
+        return failed(out_of_window)
+    if _plausible_ms(close_ms) is None:
+        return failed("time_in_future")
     o, h, low, c, v, q, taker = numbers
-    trades = k.get("n") if isinstance(k.get("n"), int) else 0
+    trades = _count(k.get("n")) or 0
     candle = Candle(EXCHANGE, symbol.upper(), interval, open_ms, close_ms, o, h, low, c, v, q,
                     taker, trades, bool(k.get("x")))  # fmt: skip
     return ParseResult(events=(candle,))
@@ -208,12 +248,12 @@ def parse_rest_kline(symbol: str, interval: str, row: list[Any], now_ms: int) ->
     is still in the future is the forming candle (``closed`` False)."""
     if not isinstance(row, list) or len(row) < 11:
         return None
-    open_ms, close_ms = _int_ms(row[0]), _int_ms(row[6])
+    open_ms, close_ms = _plausible_ms(_int_ms(row[0])), _plausible_ms(_int_ms(row[6]))
     numbers = [_number(row[i]) for i in (1, 2, 3, 4, 5, 7, 9)]
     if open_ms is None or close_ms is None or any(n is None for n in numbers):
         return None
     o, h, low, c, v, q, taker = numbers
-    trades = row[8] if isinstance(row[8], int) else 0
+    trades = _count(row[8]) or 0
     return Candle(EXCHANGE, symbol, interval, open_ms, close_ms, o, h, low, c, v, q, taker,
                   trades, close_ms < now_ms)  # fmt: skip
 
@@ -223,7 +263,7 @@ def parse_open_interest_hist(item: Any) -> OpenInterest | None:
     ``timestamp`` as a number or a string (the docs and the live API disagree, §1.9)."""
     if not isinstance(item, dict) or not isinstance(item.get("symbol"), str):
         return None
-    when = _int_ms(item.get("timestamp"))
+    when = _plausible_ms(_int_ms(item.get("timestamp")))
     base = _number(item.get("sumOpenInterest"))
     usd = _number(item.get("sumOpenInterestValue"))
     if when is None or base is None:
@@ -231,21 +271,23 @@ def parse_open_interest_hist(item: Any) -> OpenInterest | None:
     return OpenInterest(EXCHANGE, item["symbol"], when, base, usd)
 
 
-def parse_payload(payload: Any, received_at_ms: int) -> ParseResult:
+def parse_payload(
+    payload: Any, received_at_ms: int, window: TimeWindow = DEFAULT_WINDOW
+) -> ParseResult:
     """A decoded payload, wrapped (``{"stream", "data"}``) or raw."""
     if isinstance(payload, list):
-        return parse_mark_prices(payload)
+        return parse_mark_prices(payload, received_at_ms, window)
     if not isinstance(payload, dict):
         return failed("unexpected_frame")
     if "stream" in payload and "data" in payload:
-        return parse_payload(payload["data"], received_at_ms)
+        return parse_payload(payload["data"], received_at_ms, window)
     kind = payload.get("e")
     if kind == "forceOrder":
-        return parse_force_order(payload, received_at_ms)
+        return parse_force_order(payload, received_at_ms, window)
     if kind == "markPriceUpdate":
-        return parse_mark_prices(payload)
+        return parse_mark_prices(payload, received_at_ms, window)
     if kind == "kline":
-        return parse_kline_event(payload)
+        return parse_kline_event(payload, received_at_ms, window)
     if "id" in payload and "result" in payload:
         return EMPTY_CONTROL
     if "code" in payload and "msg" in payload:
@@ -253,19 +295,27 @@ def parse_payload(payload: Any, received_at_ms: int) -> ParseResult:
     return failed("unexpected_frame")
 
 
-def parse(raw: str | bytes, received_at_ms: int) -> ParseResult:
+def parse(
+    raw: str | bytes, received_at_ms: int, window: TimeWindow = DEFAULT_WINDOW
+) -> ParseResult:
     """Decode one websocket text frame and parse it; never raises on bad input."""
     try:
         payload = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return failed("not_json")
-    return parse_payload(payload, received_at_ms)
+    return parse_payload(payload, received_at_ms, window)
 
 
-ADAPTER = VenueAdapter(
-    name=EXCHANGE,
-    connect_url=stream_url,
-    subscribe_messages=subscribe_messages,
-    parse=parse,
-    streams=STREAMS,
-)
+def adapter(window: TimeWindow = DEFAULT_WINDOW) -> VenueAdapter:
+    """The venue for the generic feed, its parser bound to ``window``."""
+    bound = parse if window == DEFAULT_WINDOW else functools.partial(parse, window=window)
+    return VenueAdapter(
+        name=EXCHANGE,
+        connect_url=stream_url,
+        subscribe_messages=subscribe_messages,
+        parse=bound,
+        streams=STREAMS,
+    )
+
+
+ADAPTER = adapter()

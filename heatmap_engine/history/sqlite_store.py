@@ -83,7 +83,10 @@ class SqliteStore:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             enter_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: keeps the key index hot
+            # 16 MiB holds the right-hand edge of every key index for a few hundred symbols (where
+            # new rows go); a miss is served by the OS page cache. It is allocated as the database
+            # grows, so the cap is what a long run's memory settles at (64 MiB measured no faster)
+            conn.execute("PRAGMA cache_size=-16384")
         # the writer is the only writer of its folder: a lock held by another program (a
         # backup, the sqlite3 shell) is waited out for a second, then retried with backoff
         conn.execute(f"PRAGMA busy_timeout={5000 if readonly else 1000}")

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import json
+
+import orjson
 import pytest
 
 from heatmap_engine.exchanges import binance
 from heatmap_engine.models import Liquidation, MarkPrice, Skipped
 
 RECEIVED = 1_791_565_700_000
+DELAY = 150  # ms from the exchange's event time to our receipt, as on a good line
+
+
+def received_at(raw: str) -> int:
+    """When a recorded frame would have been received: its event time ``E`` plus a short
+    delay (each fixture was recorded on another day); RECEIVED when it names none."""
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return RECEIVED
+    data = payload.get("data", payload) if isinstance(payload, dict) else payload
+    first = data[0] if isinstance(data, list) and data else data
+    when = first.get("E") if isinstance(first, dict) else None
+    return when + DELAY if isinstance(when, int) and when > 1_000_000_000_000 else RECEIVED
 
 
 def parse(fixture_frame, name: str):
-    return binance.parse(fixture_frame(name), RECEIVED)
+    raw = fixture_frame(name)
+    return binance.parse(raw, received_at(raw))
 
 
 def only_liquidation(result) -> Liquidation:
@@ -30,7 +48,7 @@ def test_documented_sample_unwrapped(fixture_frame):
     assert liq.quantity == pytest.approx(0.014)
     assert liq.notional_usd == pytest.approx(9910 * 0.014)
     assert liq.event_time_ms == 1568014460893
-    assert liq.received_at_ms == RECEIVED
+    assert liq.received_at_ms == 1568014460893 + DELAY
     assert liq.exchange == "binance"
 
 
@@ -174,8 +192,6 @@ def test_kline_frame_forming_candle(fixture_frame):
 
 
 def test_rest_kline_row_and_open_interest_history(fixture_frame):
-    import orjson
-
     row = orjson.loads(fixture_frame("rest_kline_row.json"))
     candle = binance.parse_rest_kline("BTCUSDT", "1m", row, now_ms=1789478280000)
     assert candle.closed and candle.close == 76953.6 and candle.taker_buy_volume == 3.2714
@@ -188,3 +204,95 @@ def test_rest_kline_row_and_open_interest_history(fixture_frame):
     assert [e.time_ms for e in entries] == [1583127900000, 1583128200000]  # number and string
     assert entries[0].open_interest == pytest.approx(20403.637)
     assert entries[0].open_interest_usd == pytest.approx(150570784.07809979)
+
+
+# -- event times outside the window around receipt (24 h before, 5 min after) ----------------
+def live_order(trade_time) -> str:
+    """The live 2026 frame shape with a chosen trade time ``T`` (the standard library's JSON
+    writes integers of any size, as a broken or hostile sender could)."""
+    order = {"s": "BTCUSDT", "S": "SELL", "o": "LIMIT", "f": "IOC", "q": "0.190", "p": "82338.30",
+             "ap": "82651.90", "X": "FILLED", "l": "0.155", "z": "0.190", "T": trade_time,
+             "ps": "BTCUSDT", "st": 1}  # fmt: skip
+    return json.dumps({"stream": "!forceOrder@arr",
+                         "data": {"e": "forceOrder", "E": RECEIVED - 50, "o": order}})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("trade_time", "reason"),
+    [
+        (RECEIVED + 5 * 60_000 + 1, "time_in_future"),
+        (RECEIVED + 86_400_000 * 365, "time_in_future"),
+        (RECEIVED - 24 * 3_600_000 - 1, "time_too_old"),
+        (2**63 + 1, "time_in_future"),  # does not fit 64 bits
+        (2**64, "time_in_future"),
+        ("1e30", "time_in_future"),
+        (1_000, "time_too_old"),  # seconds or a counter, not epoch ms
+    ],
+)
+def test_a_trade_time_outside_the_window_is_counted_and_skipped(trade_time, reason):
+    result = binance.parse(live_order(trade_time), RECEIVED)
+    assert result.events == ()
+    assert result.errors == (reason,)
+    assert result.carries_data  # still a data frame: the route delivers
+
+
+@pytest.mark.parametrize("offset_ms", [5 * 60_000, 0, -24 * 3_600_000])
+def test_trade_times_at_the_edges_of_the_window_are_kept(offset_ms):
+    (liq,) = binance.parse(live_order(RECEIVED + offset_ms), RECEIVED).events
+    assert liq.event_time_ms == RECEIVED + offset_ms
+
+
+def test_without_a_receive_time_only_the_absolute_bounds_apply():
+    assert binance.parse(live_order(RECEIVED + 86_400_000 * 30), 0).errors == ()
+    assert binance.parse(live_order(2**64), 0).errors == ("time_in_future",)
+
+
+def test_a_wider_window_is_bound_into_the_adapter():
+    wide = binance.adapter(binance.TimeWindow(max_age_ms=48 * 3_600_000))
+    old = live_order(RECEIVED - 30 * 3_600_000)
+    assert binance.ADAPTER.parse(old, RECEIVED).errors == ("time_too_old",)
+    assert wide.parse(old, RECEIVED).errors == ()
+
+
+def test_one_mark_price_from_the_future_costs_only_itself(fixture_frame):
+    raw = orjson.loads(fixture_frame("mark_price_arr_part1.json"))
+    received = raw["data"][0]["E"] + DELAY
+    raw["data"][1]["E"] = 2**64
+    result = binance.parse(json.dumps(raw), received)
+    assert result.errors == ("time_in_future",)
+    assert len(result.events) == len(raw["data"]) - 1
+
+
+def test_kline_times_and_counts_are_range_checked(fixture_frame):
+    raw = orjson.loads(fixture_frame("kline_1m_forming.json"))
+    received = raw["data"]["E"] + DELAY
+    late = {**raw["data"], "k": {**raw["data"]["k"], "t": received + 3_600_000}}
+    huge_count = {**raw["data"], "k": {**raw["data"]["k"], "n": 2**70}}
+    huge_close = {**raw["data"], "k": {**raw["data"]["k"], "T": 2**64}}
+    assert binance.parse(json.dumps(late), received).errors == ("time_in_future",)
+    assert binance.parse(json.dumps(huge_count), received).errors == ("bad_number",)
+    assert binance.parse(json.dumps(huge_close), received).errors == ("time_in_future",)
+
+
+def test_rest_rows_with_impossible_times_are_dropped(fixture_frame):
+    row = orjson.loads(fixture_frame("rest_kline_row.json"))
+    assert binance.parse_rest_kline("BTCUSDT", "1m", [2**64, *row[1:]], now_ms=0) is None
+    assert binance.parse_rest_kline("BTCUSDT", "1m", [*row[:8], 2**70, *row[9:]], 0).trades == 0
+    (entry,) = orjson.loads(fixture_frame("rest_open_interest_hist.json"))[:1]
+    assert binance.parse_open_interest_hist({**entry, "timestamp": 2**64}) is None
+    assert binance.parse_open_interest_hist({**entry, "timestamp": 12}) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "is_data"),
+    [
+        ("force_order_live_2026_wrapped.json", True),
+        ("force_order_bad_numbers.json", True),  # broken, but a liquidation message
+        ("error_frame.json", False),
+        ("not_json.txt", False),
+        ("unexpected_event.json", False),
+        ("subscribe_ack.json", False),
+    ],
+)
+def test_which_frames_carry_data(fixture_frame, name, is_data):
+    assert parse(fixture_frame, name).carries_data is is_data

@@ -112,7 +112,7 @@ def test_silent_route_trips_the_watchdog(fake, service_factory):
     fake.publish(LIQ, force_order("BTCUSDT", "SELL", 90_000.0, 0.1, wall_clock_ms()))
     status = service.status()
     assert status["engine"]["liquidations"] == 0
-    assert status["feed"]["last_disconnect_reason"] == "silent"
+    assert status["feed"]["last_disconnect_reason"] == "silent route: no data for 0.4 s"
     assert status["feed"]["control_frames"] >= 2  # every SUBSCRIBE was acknowledged anyway
     assert status["state"] != "live"
 
@@ -148,12 +148,13 @@ def test_rollover_before_the_24h_cut_misses_nothing(fake, service_factory):
         i += 1
         time.sleep(0.01)
     engine = lambda: service.status()["engine"]  # noqa: E731
-    wait_until(lambda: engine()["liquidations"] + engine()["duplicates"] == sent)
+    # every published order arrives exactly once; a copy queued for a connection that was
+    # rolled over may never be sent, so the duplicates are at most the extra copies
+    wait_until(lambda: engine()["liquidations"] == i)
     status = service.status()
     assert status["feed"]["rollovers"] >= 2
     assert sent > i, "the successor must overlap the old connection"
-    assert status["engine"]["liquidations"] == i  # every published order, exactly once
-    assert status["engine"]["duplicates"] == sent - i
+    assert 0 < status["engine"]["duplicates"] <= sent - i
     assert status["feed"]["reconnects"] == 0  # a rollover is not a reconnect
 
 
@@ -226,12 +227,15 @@ def test_kline_stream_fills_candles(fake, service_factory, fixture_frame):
     assert fake.wait_for_subscribers("ethusdt@kline_1m")
     import orjson
 
-    frame = orjson.loads(fixture_frame("kline_1m_forming.json"))["data"]
+    recorded = orjson.loads(fixture_frame("kline_1m_forming.json"))["data"]
+    minute = wall_clock_ms() // 60_000 * 60_000  # the recorded candle, as if it formed now
+    k = {**recorded["k"], "t": minute, "T": minute + 59_999}
+    frame = {**recorded, "E": minute + 47_361, "k": k}
     fake.publish("btcusdt@kline_1m", frame)
     closed = {**frame, "k": {**frame["k"], "c": "79100.00", "x": True}}
     fake.publish("btcusdt@kline_1m", closed)
     candles = wait_until(lambda: service.engine.state.recent_candles("BTCUSDT"))
-    assert [(c.close, c.closed) for c in candles] == [(79100.0, True)]
+    assert [(c.open_time_ms, c.close, c.closed) for c in candles] == [(minute, 79100.0, True)]
     assert service.status()["feed"]["connections"] == 1  # 4 streams share one connection
 
 

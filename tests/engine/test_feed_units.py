@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 
 from heatmap_engine.exchanges import binance
-from heatmap_engine.feed import backoff_delay, watchdog_verdict
+from heatmap_engine.feed_connection import watchdog_verdict
+from heatmap_engine.network import backoff_delay
 from heatmap_engine.recording import Recorder, ReplaySource, read_recording
 
 
@@ -36,13 +37,15 @@ def test_recording_round_trip_and_damaged_lines_are_skipped(tmp_path, fixture_fr
         fixture_frame("not_json.txt"),
         fixture_frame("mark_price_arr_part1.json").encode(),
     ]
-    for i, frame in enumerate(frames):
-        recorder.write(1000 + i, frame)
+    # receive times shortly after each frame's event time (the fixtures come from two days)
+    received = [1_791_565_603_200, 1_791_565_603_300, 1_788_936_948_100]
+    for when, frame in zip(received, frames, strict=True):
+        recorder.write(when, frame)
     recorder.close()
     with path.open("a") as handle:
         handle.write('{"received_at_ms": "broken"\n')
     replayed = list(read_recording(path))
-    assert [t for t, _ in replayed] == [1000, 1001, 1002]
+    assert [t for t, _ in replayed] == received
     assert replayed[2][1] == frames[2].decode()
 
     events = []
@@ -52,7 +55,7 @@ def test_recording_round_trip_and_damaged_lines_are_skipped(tmp_path, fixture_fr
     assert status["frames"] == 3
     assert status["parse_errors"] == {"not_json": 1}
     assert [type(e).__name__ for e in events] == ["Liquidation", "MarkPrice", "MarkPrice"]
-    assert events[0].received_at_ms == 1000  # the recorded receive time, not replay time
+    assert events[0].received_at_ms == received[0]  # the recorded receive time, not replay time
 
 
 def test_streams_are_packed_into_connections_base_first():
