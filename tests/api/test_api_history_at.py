@@ -73,7 +73,13 @@ def assert_same_clusters(got: list[dict], expected: list[dict]) -> None:
 @pytest.fixture
 def past(make_history_client):
     liquidations, prices = market()
-    client, service = make_history_client(lambda store: store.write_batch(liquidations, prices))
+    # the market lies at a fixed date (T0) more than 30 days ago: keep its mark prices, or the
+    # writer's first retention pass (30 days of mark prices by default, on the wall clock) would
+    # prune them while the test reads
+    client, service = make_history_client(
+        lambda store: store.write_batch(liquidations, prices),
+        HEATMAP_RETENTION_MARK_PRICES_DAYS="0",
+    )
     return client, service, liquidations, prices
 
 
