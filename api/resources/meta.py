@@ -20,7 +20,9 @@ from heatmap_engine.models import iso_utc
 
 HEALTHY_STATES = ("live", "demo", "replay")
 # Time points in the engine's status sections, by unit; anything else (durations) is left as is.
-_EPOCH_SECONDS_KEYS = frozenset({"last_frame_at", "connected_since", "last_commit_at"})
+_EPOCH_SECONDS_KEYS = frozenset(
+    {"last_frame_at", "last_data_at", "connected_since", "last_commit_at"}
+)
 _EPOCH_MS_KEYS = frozenset({"last_refresh_ms", "last_liquidation_ms", "start_ms", "end_ms"})
 
 
