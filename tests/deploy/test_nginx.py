@@ -7,31 +7,27 @@ Dash's static files cached with their long lifetimes."""
 from __future__ import annotations
 
 import gzip
+import http.client
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
 from helpers import ROOT, free_port
 
+from benchmarks.nginx_site import SITE, nginx_conf, nginx_path
 from market_sim.fake_binance import FakeBinance
 
 pytestmark = [pytest.mark.nginx, pytest.mark.slow]
-SITE = ROOT / "deploy" / "nginx-liquidation-heatmap.conf"
-CACHE_DIR = "/var/cache/nginx/liquidation-heatmap"
 
 
 def nginx_binary() -> str:
-    found = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
+    found = nginx_path()
     if found is None:
         if os.environ.get("HEATMAP_REQUIRE_NGINX") == "1":
             pytest.fail("nginx is required (HEATMAP_REQUIRE_NGINX=1) but not installed")
@@ -56,27 +52,6 @@ def trusted_proxy() -> str:
     trusted = unit.split("HEATMAP_TRUSTED_PROXIES=")[1].split()[0]
     assert f"proxy_bind {trusted};" in SITE.read_text()
     return trusted
-
-
-def nginx_conf(tmp: Path, listen: int, upstream: int) -> Path:
-    site = SITE.read_text()
-    assert "listen 80;" in site and "server 127.0.0.1:8004;" in site and CACHE_DIR in site
-    site = site.replace("listen 80;", f"listen 127.0.0.1:{listen};")
-    site = site.replace(CACHE_DIR, str(tmp / "cache"))
-    site = site.replace("server 127.0.0.1:8004;", f"server 127.0.0.1:{upstream};")
-    (tmp / "site.conf").write_text(site)
-    temp = " ".join(
-        f"{k}_temp_path {tmp}/{k};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    conf = tmp / "nginx.conf"
-    # as root, nginx's workers would run as "nobody", who cannot write the cache under tmp
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    conf.write_text(
-        f"{user}worker_processes 1; daemon off; pid {tmp}/nginx.pid; error_log {tmp}/error.log;\n"
-        f"events {{ worker_connections 64; }}\n"
-        f"http {{ access_log {tmp}/access.log; {temp} include {tmp}/site.conf; }}\n"
-    )
-    return conf
 
 
 @pytest.fixture
@@ -205,3 +180,29 @@ def test_a_local_process_is_not_the_trusted_proxy(stack):
         for i in range(7)
     ]  # fmt: skip
     assert statuses == [200] * 5 + [429] * 2
+
+
+def _get_from(source: str, port: int, path: str) -> int:
+    """One GET through nginx from the local address ``source`` (each a different client)."""
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=10, source_address=(source, 0)
+    )
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_each_client_has_its_own_rate_limit_bucket_through_nginx(stack):
+    """The API's location connects from the trusted proxy address too, so the app counts each
+    client's own address: two clients each get their 5 requests a minute (a site that bound
+    only some locations would count every API client as 127.0.0.1, one shared bucket)."""
+    proxy, _ = stack
+    port = int(proxy.rsplit(":", 1)[1])
+    statuses = {
+        source: [_get_from(source, port, f"/api/heatmap/BTCUSDT?min_strength=0.{n}{i}")
+                 for i in range(6)]
+        for n, source in enumerate(("127.0.0.3", "127.0.0.4"), start=1)
+    }  # fmt: skip
+    assert statuses == {source: [200] * 5 + [429] for source in statuses}
