@@ -2,7 +2,8 @@
 
 Only the engine thread calls the mutating methods. Readers call ``snapshot()`` / ``snapshots()``
 and ``recent_candles()``: immutable objects from dicts that the engine thread replaces whole,
-never edits. ``events_held()`` is a count the engine keeps (never a scan of the buffers), and
+never edits; candles are compact per-symbol tables (``heatmap_engine.candle_book``) published
+at each refresh, shown to readers as ``Candle`` tuples built when first asked for. ``events_held()`` is a count the engine keeps (never a scan of the buffers), and
 ``counts()`` copies the counters in one C-level step (``dict(counter)`` of string keys runs no
 Python code, so it holds the GIL throughout): no reader iterates what the engine changes.
 Snapshots carry the published precision (``heatmap_engine.precision``), and a symbol's snapshot
@@ -18,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from heatmap_engine.buffers import DedupeWindow, EventBuffer
+from heatmap_engine.candle_book import CANDLE_DTYPE, CandleBook, rows_table
+from heatmap_engine.candles import INTERVAL_MS
 from heatmap_engine.clusters import SIDE_NAMES, ClusterParams, compute_clusters
 from heatmap_engine.exchanges.base import EARLIEST_MS, LATEST_MS
 from heatmap_engine.failures import Failures
@@ -35,6 +38,8 @@ class PriceEntry:
 
 class EngineState:
     """Events, prices and published snapshots for the tracked symbols."""
+
+    CANDLE_TUPLES_KEPT = 16  # symbols whose Candle tuple is kept for readers
 
     def __init__(
         self,
@@ -59,9 +64,11 @@ class EngineState:
         self.candle_memory = 1440  # one day of 1-minute candles per symbol
         self.price_sample_ms = 5000
         self._price_sampled: dict[str, int] = {}
-        self.candles: dict[str, dict[int, Candle]] = {}
+        self.candles: dict[str, CandleBook] = {}
         self._candles_dirty: set[str] = set()
-        self._candles_published: dict[str, tuple[Candle, ...]] = {}
+        # symbol -> (the published table, its Candle tuple): the few symbols readers look at
+        self._candle_tuples: dict[str, tuple[object, tuple[Candle, ...]]] = {}
+        self._candle_tuples_lock = threading.Lock()
         self._lock = threading.Lock()  # guards set_symbols against a concurrent refresh
         self._held = 0  # events in the buffers, kept as they come and go
         self.failures = Failures(log)
@@ -138,20 +145,45 @@ class EngineState:
         self.counters["liquidations"] = sum(int(f["count"]) for f in totals.values())
         self.notional["liquidations"] = sum(float(f["notional_usd"]) for f in totals.values())
 
+    def _book(self, symbol: str, exchange: str, interval: str) -> CandleBook | None:
+        """The symbol's candle book (made on first use), None for an untracked symbol or
+        another interval than the book's (counted: one book holds one interval)."""
+        book = self.candles.get(symbol)
+        if book is None:
+            if symbol not in self._tracked:
+                return None
+            book = self.candles[symbol] = CandleBook(exchange, symbol, interval)
+        if book.interval != interval:
+            self.counters["candles_other_interval"] += 1
+            return None
+        return book
+
     def _apply_candle(self, candle: Candle) -> bool:
         """Latest frame per open time wins; only the newest ``candle_memory`` are kept."""
-        book = self.candles.get(candle.symbol)
-        if book is None:
-            if candle.symbol not in self._tracked:
-                return True
-            book = self.candles[candle.symbol] = {}
-        book[candle.open_time_ms] = candle
-        self._candles_dirty.add(candle.symbol)
-        self.counters["candles"] += 1
-        if len(book) > self.candle_memory:
-            for key in sorted(book)[: len(book) - self.candle_memory]:
-                del book[key]
+        book = self._book(candle.symbol, candle.exchange, candle.interval)
+        if book is not None:
+            book.put(candle)
+            self._candles_dirty.add(candle.symbol)
+            self.counters["candles"] += 1
         return True
+
+    def load_candles(
+        self, symbol: str, rows, interval: str = "1m", exchange: str = "binance"
+    ) -> int:
+        """Bulk load of one symbol's candles from store rows, in one call (start-up): the
+        ``candles`` table's columns from ``open_time_ms`` on, or the short form (open time,
+        open, high, low, close, volume[, taker-buy volume]); see ``candle_book.rows_table``.
+        Like applied candles they come after earlier writes (later ones win) and are
+        published at the next refresh. Returns how many rows were taken."""
+        book = self._book(symbol, exchange, interval)
+        if book is None or len(rows) == 0:
+            return 0
+        is_table = getattr(rows, "dtype", None) == CANDLE_DTYPE
+        table = rows if is_table else rows_table(rows, INTERVAL_MS.get(interval, 60_000))
+        book.stage(table)
+        self._candles_dirty.add(symbol)
+        self.counters["candles"] += len(table)
+        return len(table)
 
     def _apply_liquidation(self, liq: Liquidation, now_ms: int) -> bool:
         if not self.dedupe.is_new(liq.dedupe_key, liq.event_time_ms):
@@ -216,14 +248,20 @@ class EngineState:
             for symbol in [s for s in published if s not in self._tracked]:
                 del published[symbol]
         self._snapshots = published
-        if self._candles_dirty:
-            candles = dict(self._candles_published)
-            for symbol in self._candles_dirty:
-                book = self.candles.get(symbol, {})
-                candles[symbol] = tuple(book[k] for k in sorted(book))
-            self._candles_dirty.clear()
-            self._candles_published = candles
+        self._publish_candles()
         return changed
+
+    def _publish_candles(self) -> None:
+        """Only the books written since the last refresh are touched."""
+        for symbol in self._candles_dirty:
+            book = self.candles.get(symbol)
+            if book is None:
+                continue
+            try:
+                book.publish(self.candle_memory)
+            except Exception as exc:  # one symbol must not freeze every other one
+                self.failures.record(f"publishing candles of {symbol}", exc)
+        self._candles_dirty.clear()
 
     def _compute(self, symbol: str, buffer: EventBuffer, now_ms: int, previous: Snapshot | None):
         """The symbol's snapshot (at the published precision, which ``Snapshot`` applies);
@@ -258,7 +296,29 @@ class EngineState:
         return self._snapshots
 
     def recent_candles(self, symbol: str) -> tuple[Candle, ...]:
-        return self._candles_published.get(symbol, ())
+        """The published candles, oldest first: one immutable tuple per published version
+        (built on the first call after a refresh changed them, then shared)."""
+        book = self.candles.get(symbol)
+        if book is None:
+            return ()
+        table = book.published  # one read: a refresh may replace it meanwhile
+        cached = self._candle_tuples.get(symbol)
+        if cached is not None and cached[0] is table:
+            return cached[1]
+        built = tuple(Candle(book.exchange, symbol, book.interval, *row) for row in table.tolist())
+        with self._candle_tuples_lock:
+            self._candle_tuples[symbol] = (table, built)
+            while len(self._candle_tuples) > self.CANDLE_TUPLES_KEPT:
+                del self._candle_tuples[next(iter(self._candle_tuples))]
+        return built
+
+    def candle_table(self, symbol: str):
+        """The published candles as a read-only ``CANDLE_DTYPE`` array (never written again)
+        and its version (moves at each refresh that changed them); (empty, 0) when none."""
+        book = self.candles.get(symbol)
+        if book is None:
+            return rows_table(()), 0
+        return book.published, book.version
 
     def events_held(self) -> int:
         """Events in the buffers (a counter kept by the engine thread; never a scan)."""
