@@ -3,7 +3,8 @@
 Only the engine thread calls the mutating methods. Readers call ``snapshot()`` / ``snapshots()``
 and ``recent_candles()``: immutable objects from dicts that the engine thread replaces whole,
 never edits; candles are compact per-symbol tables (``heatmap_engine.candle_book``) published
-at each refresh, shown to readers as ``Candle`` tuples built when first asked for. ``events_held()`` is a count the engine keeps (never a scan of the buffers), and
+at each refresh, shown to readers as ``Candle`` tuples built when first asked for.
+``events_held()`` is a count the engine keeps (never a scan of the buffers), and
 ``counts()`` copies the counters in one C-level step (``dict(counter)`` of string keys runs no
 Python code, so it holds the GIL throughout): no reader iterates what the engine changes.
 Snapshots carry the published precision (``heatmap_engine.precision``), and a symbol's snapshot

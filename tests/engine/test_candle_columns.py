@@ -99,7 +99,8 @@ def test_load_candles_takes_store_rows_in_one_call_and_later_frames_win():
     eng = engine()
     stored = [candle(m, 100.0 + m) for m in range(-1500, 1)]
     rows = [(c.open_time_ms, c.close_time_ms, c.open, c.high, c.low, c.close, c.volume,
-             c.quote_volume, c.taker_buy_volume, c.trades, int(c.closed)) for c in stored]  # fmt: skip
+             c.quote_volume, c.taker_buy_volume, c.trades, int(c.closed))
+            for c in stored]  # fmt: skip
     eng.process([candle(0, 55.0, closed=False)])  # written before the load: the load wins
     assert eng.state.load_candles("BTCUSDT", rows) == 1501
     eng.process([candle(-2, 42.0)])  # written after: wins over the stored row
