@@ -62,17 +62,23 @@ def rows_table(rows: Sequence[Sequence], step_ms: int = 60_000) -> np.ndarray:
     return np.array(out, dtype=CANDLE_DTYPE) if out else EMPTY
 
 
+def _raw(table: np.ndarray) -> np.ndarray:
+    """A contiguous table's bytes: copies of these are a memcpy (numpy copies a packed
+    structured array field by field, 25x slower)."""
+    return table.view(np.uint8)
+
+
 def merge(tables: Iterable[np.ndarray], capacity: int) -> np.ndarray:
     """Tables in the order they were written -> one read-only table: sorted by open time, the
     last written row per open time, the newest ``capacity`` rows."""
-    combined = np.concatenate(list(tables))
+    combined = np.concatenate([_raw(t) for t in tables]).view(CANDLE_DTYPE)
     order = np.argsort(combined["open_time_ms"], kind="stable")
-    ordered = combined[order]
-    times = ordered["open_time_ms"]
-    last = np.ones(len(ordered), dtype=bool)
+    times = combined["open_time_ms"][order]
+    last = np.ones(len(order), dtype=bool)
     last[:-1] = times[1:] != times[:-1]
-    out = ordered[last][-capacity:] if capacity > 0 else ordered[:0]
-    out = np.array(out, copy=True)  # owns exactly its rows (a slice would keep the whole base)
+    keep = order[last][-capacity:] if capacity > 0 else order[:0]
+    rows = _raw(combined).reshape(-1, CANDLE_DTYPE.itemsize)
+    out = rows[keep].reshape(-1).view(CANDLE_DTYPE)  # a new array holding exactly its rows
     out.flags.writeable = False
     return out
 
@@ -139,7 +145,7 @@ class CandleBook:
             return None
         kept = len(old) - drop
         new = np.empty(kept + len(fresh), dtype=CANDLE_DTYPE)
-        new[:kept] = old[drop:]
+        _raw(new)[: kept * CANDLE_DTYPE.itemsize] = _raw(old[drop:])
         if len(fresh) != len(keys) and kept:
             new[kept - 1] = pending[last]
         for i, key in enumerate(fresh, start=kept):
