@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from heatmap_engine.buffers import DedupeWindow, EventBuffer
@@ -28,6 +28,9 @@ from heatmap_engine.failures import Failures
 from heatmap_engine.models import Candle, Liquidation, MarkPrice, Skipped, Snapshot
 
 log = logging.getLogger(__name__)
+
+
+_SIDE_KEYS = {side: f"liquidations_{side}" for side in SIDE_NAMES}
 
 
 @dataclass(slots=True)
@@ -186,17 +189,26 @@ class EngineState:
         self.counters["candles"] += len(table)
         return len(table)
 
+    def apply_liquidation(self, liq: Liquidation, now_ms: int) -> bool:
+        """``apply`` for a Liquidation (the commonest event), without the dispatch."""
+        if not EARLIEST_MS <= liq.event_time_ms <= LATEST_MS:
+            self.counters["time_out_of_range"] += 1
+            return False
+        return self._apply_liquidation(liq, now_ms)
+
     def _apply_liquidation(self, liq: Liquidation, now_ms: int) -> bool:
-        if not self.dedupe.is_new(liq.dedupe_key, liq.event_time_ms):
+        when, side, notional = liq.event_time_ms, liq.liquidated_side, liq.notional_usd
+        key = (liq.exchange, liq.symbol, when, side, liq.quantity, liq.price)  # = dedupe_key
+        if not self.dedupe.is_new(key, when):
             self.counters["duplicates"] += 1
             return False
-        side = liq.liquidated_side
-        self.counters["liquidations"] += 1
-        self.counters[f"liquidations_{side}"] += 1
-        self.notional["liquidations"] += liq.notional_usd
-        self.notional[f"liquidations_{side}"] += liq.notional_usd
-        if self.last_liquidation_ms is None or liq.event_time_ms > self.last_liquidation_ms:
-            self.last_liquidation_ms = liq.event_time_ms
+        counters, sums, side_key = self.counters, self.notional, _SIDE_KEYS[side]
+        counters["liquidations"] += 1
+        counters[side_key] += 1
+        sums["liquidations"] += notional
+        sums[side_key] += notional
+        if self.last_liquidation_ms is None or when > self.last_liquidation_ms:
+            self.last_liquidation_ms = when
         buffer = self.buffers.get(liq.symbol)
         if buffer is None and self.accept_any and liq.symbol.endswith("USDT"):
             with self._lock:
@@ -206,7 +218,7 @@ class EngineState:
         if buffer is None:
             self.counters["untracked_symbol"] += 1
             self.notional["untracked_symbol"] += liq.notional_usd
-        elif now_ms - liq.event_time_ms >= self.params.decay_window_ms:
+        elif now_ms - when >= self.params.decay_window_ms:
             self.counters["older_than_window"] += 1
         else:
             buffer.append(liq)
@@ -226,6 +238,36 @@ class EngineState:
             self._price_sampled[symbol] = time_ms
             return True
         return False
+
+    def set_stream_prices(
+        self, symbols: Sequence[str], prices: Sequence[float], times: Sequence[int]
+    ) -> list[int]:
+        """``set_price`` for a checked mark-price array (source "stream") in one pass: the
+        positions of the entries to sample into history."""
+        entries, last_sampled, every = self.prices, self._price_sampled, self.price_sample_ms
+        sample: list[int] = []
+        applied = 0
+        for i, symbol in enumerate(symbols):
+            try:
+                when = times[i]
+                entry = entries.get(symbol)
+                if entry is None:
+                    entries[symbol] = PriceEntry(prices[i], when, "stream")
+                elif when < entry.time_ms:
+                    continue
+                elif entry.price == prices[i] and entry.source == "stream":
+                    entry.time_ms = when  # the price did not move: only its time
+                else:
+                    entries[symbol] = PriceEntry(prices[i], when, "stream")
+                applied += 1
+                last = last_sampled.get(symbol)
+                if last is None or when - last >= every:
+                    last_sampled[symbol] = when
+                    sample.append(i)
+            except Exception as exc:  # one entry must not cost the rest of its array
+                self.failures.record("applying a MarkPrice", exc)
+        self.counters["prices_stream"] += applied
+        return sample
 
     def refresh(self, now_ms: int) -> int:
         """Evict expired events, recompute every symbol, publish; returns how many changed."""
