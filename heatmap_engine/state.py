@@ -107,7 +107,7 @@ class EngineState:
             self.counters["time_out_of_range"] += 1
             return False
         if isinstance(event, Liquidation):
-            return self._apply_liquidation(event, now_ms)
+            return self.apply_liquidation(event, now_ms)
         if isinstance(event, MarkPrice):
             return self.set_price(event.symbol, event.mark_price, event.event_time_ms, event.source)
         if isinstance(event, Candle):
@@ -191,13 +191,10 @@ class EngineState:
 
     def apply_liquidation(self, liq: Liquidation, now_ms: int) -> bool:
         """``apply`` for a Liquidation (the commonest event), without the dispatch."""
-        if not EARLIEST_MS <= liq.event_time_ms <= LATEST_MS:
+        when, side, notional = liq.event_time_ms, liq.liquidated_side, liq.notional_usd
+        if not EARLIEST_MS <= when <= LATEST_MS:
             self.counters["time_out_of_range"] += 1
             return False
-        return self._apply_liquidation(liq, now_ms)
-
-    def _apply_liquidation(self, liq: Liquidation, now_ms: int) -> bool:
-        when, side, notional = liq.event_time_ms, liq.liquidated_side, liq.notional_usd
         key = (liq.exchange, liq.symbol, when, side, liq.quantity, liq.price)  # = dedupe_key
         if not self.dedupe.is_new(key, when):
             self.counters["duplicates"] += 1
