@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from heatmap_engine.buffers import DedupeWindow, EventBuffer
 from heatmap_engine.candle_book import CANDLE_DTYPE, CandleBook, rows_table
 from heatmap_engine.candles import INTERVAL_MS
-from heatmap_engine.clusters import SIDE_NAMES, ClusterParams, compute_clusters
+from heatmap_engine.clusters import SIDE_CODES, SIDE_NAMES, ClusterParams, compute_clusters
 from heatmap_engine.exchanges.base import EARLIEST_MS, LATEST_MS
 from heatmap_engine.failures import Failures
 from heatmap_engine.models import Candle, Liquidation, MarkPrice, Skipped, Snapshot
@@ -217,8 +217,11 @@ class EngineState:
             self.notional["untracked_symbol"] += liq.notional_usd
         elif now_ms - when >= self.params.decay_window_ms:
             self.counters["older_than_window"] += 1
-        else:
-            buffer.append(liq)
+        else:  # EventBuffer.append, inline
+            buffer.times.append(when)
+            buffer.prices.append(liq.price)
+            buffer.notionals.append(notional)
+            buffer.sides.append(SIDE_CODES[side])
             self._held += 1
         return True
 

@@ -125,13 +125,12 @@ _L0, _L1, _L2, _L3, _L4, _L5, _L6, _L7, _L8 = (  # fails at import if Liquidatio
 )
 
 
-def _liquidation(*values: Any) -> Liquidation:
-    """``Liquidation(*values)``, the same frozen object, made in half the time: the slots set
+def _liquidation(exchange, symbol, side, price, quantity, notional, when, received, status):
+    """``Liquidation(...)``, the same frozen object, made in half the time: the slots set
     directly, not through the frozen dataclass's ``__init__``."""
     liq = _new(Liquidation)
-    _L0(liq, values[0]), _L1(liq, values[1]), _L2(liq, values[2]), _L3(liq, values[3])
-    _L4(liq, values[4]), _L5(liq, values[5]), _L6(liq, values[6]), _L7(liq, values[7])
-    _L8(liq, values[8])
+    _L0(liq, exchange), _L1(liq, symbol), _L2(liq, side), _L3(liq, price), _L4(liq, quantity)
+    _L5(liq, notional), _L6(liq, when), _L7(liq, received), _L8(liq, status)
     return liq
 
 
@@ -157,25 +156,23 @@ def parse_force_order(
     ``T`` inside the window) is read without the checked path's layers."""
     try:
         order = event["o"]
-        raw = order["s"]
-        side = _SIDES[order["S"]]
-        price, quantity, when = float(order["ap"]), float(order["z"]), order["T"]
-        symbol = _USDM_SYMBOLS[raw]
+        ap, z, when = order["ap"], order["z"], order["T"]
+        symbol, side = _USDM_SYMBOLS[order["s"]], _SIDES[order["S"]]
+        if type(ap) is not str or type(z) is not str or type(when) is not int:
+            raise TypeError
+        price, quantity = float(ap), float(z)
     except (KeyError, TypeError, ValueError):
         return _force_order(event, received_at_ms, window)
     if window is DEFAULT_WINDOW and received_at_ms > 0:
         lo, hi = received_at_ms - _DEFAULT_AGE_MS, received_at_ms + _DEFAULT_AHEAD_MS
-        lo, hi = max(lo, EARLIEST_MS), min(hi, LATEST_MS)
     else:
         lo, hi = _bounds(received_at_ms, window)
     if (
-        type(when) is not int
-        or not lo <= when <= hi
+        not lo <= when <= hi
+        or not EARLIEST_MS <= when <= LATEST_MS
         or not 0 < price < _INF
         or not 0 < quantity < _INF
-        or type(order["ap"]) is not str
-        or type(order["z"]) is not str
-        or order.get("st", event.get("st")) == 2
+        or (order["st"] if "st" in order else event.get("st")) == 2
     ):
         return _force_order(event, received_at_ms, window)
     status = order.get("X", "FILLED")
@@ -403,6 +400,10 @@ def parse(
         payload = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return failed("not_json")
+    if type(payload) is dict:  # the usual liquidation frame, straight to its parser
+        data = payload.get("data")
+        if type(data) is dict and data.get("e") == "forceOrder" and "stream" in payload:
+            return parse_force_order(data, received_at_ms, window)
     return parse_payload(payload, received_at_ms, window)
 
 
