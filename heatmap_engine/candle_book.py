@@ -1,4 +1,4 @@
-"""One symbol's recent candles as a compact sorted column table (81 bytes a candle).
+"""Recent candles as compact sorted column tables (81 bytes a candle), one book a symbol.
 
 The engine thread writes (``put`` one kline frame, ``stage`` a bulk load); nothing it writes
 is visible until ``publish`` folds the writes into a new read-only array, sorted by open time,
@@ -14,10 +14,14 @@ is one copy of the table; only out-of-order writes (a backfill) sort.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+import threading
+from collections import Counter
+from collections.abc import Container, Iterable, Sequence
 
 import numpy as np
 
+from heatmap_engine.candles import INTERVAL_MS
+from heatmap_engine.failures import Failures
 from heatmap_engine.models import Candle
 
 CANDLE_DTYPE = np.dtype(
@@ -158,3 +162,92 @@ class CandleBook:
         """The published table as ``Candle`` objects (built on each call: cache the result)."""
         ex, sym, iv = self.exchange, self.symbol, self.interval
         return tuple(Candle(ex, sym, iv, *row) for row in self.published.tolist())
+
+
+class CandleBooks:
+    """Every tracked symbol's book: written on the engine thread (``put``, ``load``), published
+    at each refresh (``publish`` touches only the books written since), read on any thread
+    (``recent``, ``table``). ``capacity`` is how many candles a book keeps (a day of 1m)."""
+
+    TUPLES_KEPT = 16  # symbols whose Candle tuple is kept for readers (they look at a few)
+
+    def __init__(self, counters: Counter, failures: Failures, capacity: int = 1440):
+        self.capacity = capacity
+        self.books: dict[str, CandleBook] = {}
+        self._dirty: set[str] = set()
+        self._counters, self._failures = counters, failures
+        # symbol -> (the published table, its Candle tuple)
+        self._tuples: dict[str, tuple[np.ndarray, tuple[Candle, ...]]] = {}
+        self._tuples_lock = threading.Lock()
+
+    def _book(self, symbol: str, exchange: str, interval: str, tracked: Container[str]):
+        """The symbol's book (made on first use); None for an untracked symbol, or another
+        interval than the book's (counted: one book holds one interval)."""
+        book = self.books.get(symbol)
+        if book is None:
+            if symbol not in tracked:
+                return None
+            book = self.books[symbol] = CandleBook(exchange, symbol, interval)
+        if book.interval != interval:
+            self._counters["candles_other_interval"] += 1
+            return None
+        return book
+
+    def put(self, candle: Candle, tracked: Container[str]) -> None:
+        book = self._book(candle.symbol, candle.exchange, candle.interval, tracked)
+        if book is not None:
+            book.put(candle)
+            self._dirty.add(candle.symbol)
+            self._counters["candles"] += 1
+
+    def load(self, symbol: str, rows, interval: str, exchange: str, tracked) -> int:
+        """Store rows (see ``rows_table``) or a ``CANDLE_DTYPE`` table; how many were taken."""
+        book = self._book(symbol, exchange, interval, tracked)
+        if book is None or len(rows) == 0:
+            return 0
+        is_table = getattr(rows, "dtype", None) == CANDLE_DTYPE
+        table = rows if is_table else rows_table(rows, INTERVAL_MS.get(interval, 60_000))
+        book.stage(table)
+        self._dirty.add(symbol)
+        self._counters["candles"] += len(table)
+        return len(table)
+
+    def keep_only(self, tracked: Container[str]) -> None:
+        for symbol in [s for s in self.books if s not in tracked]:
+            del self.books[symbol]
+
+    def publish(self) -> None:
+        for symbol in self._dirty:
+            book = self.books.get(symbol)
+            if book is None:
+                continue
+            try:
+                book.publish(self.capacity)
+            except Exception as exc:  # one symbol must not freeze every other one
+                self._failures.record(f"publishing candles of {symbol}", exc)
+        self._dirty.clear()
+
+    def recent(self, symbol: str) -> tuple[Candle, ...]:
+        """The published candles, oldest first: one immutable tuple per published version
+        (built on the first call after a refresh changed them, then shared)."""
+        book = self.books.get(symbol)
+        if book is None:
+            return ()
+        table = book.published  # one read: a refresh may replace it meanwhile
+        cached = self._tuples.get(symbol)
+        if cached is not None and cached[0] is table:
+            return cached[1]
+        ex, iv = book.exchange, book.interval
+        built = tuple(Candle(ex, symbol, iv, *row) for row in table.tolist())
+        with self._tuples_lock:
+            self._tuples[symbol] = (table, built)
+            while len(self._tuples) > self.TUPLES_KEPT:
+                del self._tuples[next(iter(self._tuples))]
+        return built
+
+    def table(self, symbol: str) -> tuple[np.ndarray, int]:
+        """The published candles as a read-only ``CANDLE_DTYPE`` array (never written again)
+        and the book's version (it moves at each refresh that changed them); (empty, 0)
+        for a symbol without candles."""
+        book = self.books.get(symbol)
+        return (EMPTY, 0) if book is None else (book.published, book.version)

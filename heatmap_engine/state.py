@@ -20,8 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from heatmap_engine.buffers import DedupeWindow, EventBuffer
-from heatmap_engine.candle_book import CANDLE_DTYPE, CandleBook, rows_table
-from heatmap_engine.candles import INTERVAL_MS
+from heatmap_engine.candle_book import CandleBooks
 from heatmap_engine.clusters import SIDE_CODES, SIDE_NAMES, ClusterParams, compute_clusters
 from heatmap_engine.exchanges.base import EARLIEST_MS, LATEST_MS
 from heatmap_engine.failures import Failures
@@ -43,8 +42,6 @@ class PriceEntry:
 class EngineState:
     """Events, prices and published snapshots for the tracked symbols."""
 
-    CANDLE_TUPLES_KEPT = 16  # symbols whose Candle tuple is kept for readers
-
     def __init__(
         self,
         symbols: Iterable[str],
@@ -65,17 +62,12 @@ class EngineState:
         self.notional: Counter[str] = Counter()
         self.last_liquidation_ms: int | None = None
         self._snapshots: dict[str, Snapshot] = {}
-        self.candle_memory = 1440  # one day of 1-minute candles per symbol
         self.price_sample_ms = 5000
         self._price_sampled: dict[str, int] = {}
-        self.candles: dict[str, CandleBook] = {}
-        self._candles_dirty: set[str] = set()
-        # symbol -> (the published table, its Candle tuple): the few symbols readers look at
-        self._candle_tuples: dict[str, tuple[object, tuple[Candle, ...]]] = {}
-        self._candle_tuples_lock = threading.Lock()
         self._lock = threading.Lock()  # guards set_symbols against a concurrent refresh
         self._held = 0  # events in the buffers, kept as they come and go
         self.failures = Failures(log)
+        self.candles = CandleBooks(self.counters, self.failures, capacity=1440)  # a day of 1m
 
     # -- writers (engine thread) ------------------------------------------------------------
     def set_symbols(self, symbols: Iterable[str]) -> None:
@@ -91,8 +83,7 @@ class EngineState:
                     dropped = len(self.buffers.pop(s))
                     self.counters["untracked_symbol"] += dropped
                     self._held -= dropped
-            for s in [s for s in self.candles if s not in self._tracked]:
-                del self.candles[s]
+            self.candles.keep_only(self._tracked)
 
     def apply(self, event: Liquidation | MarkPrice | Candle | Skipped, now_ms: int) -> bool:
         """Applies one event; True when it is new information worth keeping in history.
@@ -149,26 +140,18 @@ class EngineState:
         self.counters["liquidations"] = sum(int(f["count"]) for f in totals.values())
         self.notional["liquidations"] = sum(float(f["notional_usd"]) for f in totals.values())
 
-    def _book(self, symbol: str, exchange: str, interval: str) -> CandleBook | None:
-        """The symbol's candle book (made on first use), None for an untracked symbol or
-        another interval than the book's (counted: one book holds one interval)."""
-        book = self.candles.get(symbol)
-        if book is None:
-            if symbol not in self._tracked:
-                return None
-            book = self.candles[symbol] = CandleBook(exchange, symbol, interval)
-        if book.interval != interval:
-            self.counters["candles_other_interval"] += 1
-            return None
-        return book
+    @property
+    def candle_memory(self) -> int:
+        """How many candles a symbol's book keeps (the newest)."""
+        return self.candles.capacity
+
+    @candle_memory.setter
+    def candle_memory(self, count: int) -> None:
+        self.candles.capacity = count
 
     def _apply_candle(self, candle: Candle) -> bool:
         """Latest frame per open time wins; only the newest ``candle_memory`` are kept."""
-        book = self._book(candle.symbol, candle.exchange, candle.interval)
-        if book is not None:
-            book.put(candle)
-            self._candles_dirty.add(candle.symbol)
-            self.counters["candles"] += 1
+        self.candles.put(candle, self._tracked)
         return True
 
     def load_candles(
@@ -179,15 +162,7 @@ class EngineState:
         open, high, low, close, volume[, taker-buy volume]); see ``candle_book.rows_table``.
         Like applied candles they come after earlier writes (later ones win) and are
         published at the next refresh. Returns how many rows were taken."""
-        book = self._book(symbol, exchange, interval)
-        if book is None or len(rows) == 0:
-            return 0
-        is_table = getattr(rows, "dtype", None) == CANDLE_DTYPE
-        table = rows if is_table else rows_table(rows, INTERVAL_MS.get(interval, 60_000))
-        book.stage(table)
-        self._candles_dirty.add(symbol)
-        self.counters["candles"] += len(table)
-        return len(table)
+        return self.candles.load(symbol, rows, interval, exchange, self._tracked)
 
     def apply_liquidation(self, liq: Liquidation, now_ms: int) -> bool:
         """``apply`` for a Liquidation (the commonest event), without the dispatch."""
@@ -291,20 +266,8 @@ class EngineState:
             for symbol in [s for s in published if s not in self._tracked]:
                 del published[symbol]
         self._snapshots = published
-        self._publish_candles()
+        self.candles.publish()  # only the books written since the last refresh
         return changed
-
-    def _publish_candles(self) -> None:
-        """Only the books written since the last refresh are touched."""
-        for symbol in self._candles_dirty:
-            book = self.candles.get(symbol)
-            if book is None:
-                continue
-            try:
-                book.publish(self.candle_memory)
-            except Exception as exc:  # one symbol must not freeze every other one
-                self.failures.record(f"publishing candles of {symbol}", exc)
-        self._candles_dirty.clear()
 
     def _compute(self, symbol: str, buffer: EventBuffer, now_ms: int, previous: Snapshot | None):
         """The symbol's snapshot (at the published precision, which ``Snapshot`` applies);
@@ -339,29 +302,12 @@ class EngineState:
         return self._snapshots
 
     def recent_candles(self, symbol: str) -> tuple[Candle, ...]:
-        """The published candles, oldest first: one immutable tuple per published version
-        (built on the first call after a refresh changed them, then shared)."""
-        book = self.candles.get(symbol)
-        if book is None:
-            return ()
-        table = book.published  # one read: a refresh may replace it meanwhile
-        cached = self._candle_tuples.get(symbol)
-        if cached is not None and cached[0] is table:
-            return cached[1]
-        built = tuple(Candle(book.exchange, symbol, book.interval, *row) for row in table.tolist())
-        with self._candle_tuples_lock:
-            self._candle_tuples[symbol] = (table, built)
-            while len(self._candle_tuples) > self.CANDLE_TUPLES_KEPT:
-                del self._candle_tuples[next(iter(self._candle_tuples))]
-        return built
+        """The published candles, oldest first (one immutable tuple per published version)."""
+        return self.candles.recent(symbol)
 
     def candle_table(self, symbol: str):
-        """The published candles as a read-only ``CANDLE_DTYPE`` array (never written again)
-        and its version (moves at each refresh that changed them); (empty, 0) when none."""
-        book = self.candles.get(symbol)
-        if book is None:
-            return rows_table(()), 0
-        return book.published, book.version
+        """The published candles as a read-only array and its version (``CandleBooks.table``)."""
+        return self.candles.table(symbol)
 
     def events_held(self) -> int:
         """Events in the buffers (a counter kept by the engine thread; never a scan)."""
