@@ -158,11 +158,6 @@ class CandleBook:
         new.flags.writeable = False
         return new
 
-    def candles(self) -> tuple[Candle, ...]:
-        """The published table as ``Candle`` objects (built on each call: cache the result)."""
-        ex, sym, iv = self.exchange, self.symbol, self.interval
-        return tuple(Candle(ex, sym, iv, *row) for row in self.published.tolist())
-
 
 class CandleBooks:
     """Every tracked symbol's book: written on the engine thread (``put``, ``load``), published
