@@ -79,9 +79,11 @@ class DedupeWindow:
         if key in self._seen:
             return False
         self._seen.add(key)
-        self._order.append((event_time_ms, key))
-        self._newest = max(self._newest, event_time_ms)
+        order = self._order
+        order.append((event_time_ms, key))
+        if event_time_ms > self._newest:
+            self._newest = event_time_ms
         cutoff = self._newest - self.horizon_ms
-        while self._order and self._order[0][0] < cutoff:
-            self._seen.discard(self._order.popleft()[1])
+        while order and order[0][0] < cutoff:
+            self._seen.discard(order.popleft()[1])
         return True

@@ -13,7 +13,7 @@ from heatmap_engine.buffers import DedupeWindow
 from heatmap_engine.clusters import ClusterParams
 from heatmap_engine.config import Settings
 from heatmap_engine.exchanges.base import Event
-from heatmap_engine.models import LONG, SHORT, Liquidation, MarkPrice, Snapshot
+from heatmap_engine.models import LONG, SHORT, Liquidation, MarkPrice, MarkPriceColumns, Snapshot
 from heatmap_engine.state import EngineState
 
 
@@ -69,12 +69,42 @@ class Engine:
 
     def process(self, events: Iterable[Event]) -> None:
         """Apply a batch (one frame's events, a mark-price array ...). An event that raises is
-        counted and logged once per kind; it never costs the rest of its batch."""
+        counted and logged once per kind; it never costs the rest of its batch. A mark-price
+        array from the parser (``MarkPriceColumns``) is applied as columns."""
+        if type(events) is MarkPriceColumns:
+            self._apply_marks(events)
+            return
         for event in events:
             try:
-                self._apply(event)
+                if type(event) is Liquidation:
+                    self._apply_liquidation(event)
+                else:
+                    self._apply(event)
             except Exception as exc:  # the loop boundary inside a batch
                 self.failures.record(f"applying a {type(event).__name__}", exc)
+
+    def _apply_liquidation(self, event: Liquidation) -> None:
+        """``_apply`` for the commonest event, without its dispatch."""
+        if self.event_time and event.event_time_ms > self._newest_event_ms:
+            self._newest_event_ms = event.event_time_ms
+        now = (self._newest_event_ms or self.clock()) if self.event_time else self.clock()
+        if self.state.apply_liquidation(event, now) and self.history_sink is not None:
+            self.history_sink(event)
+
+    def _apply_marks(self, marks: MarkPriceColumns) -> None:
+        """The whole array in one pass; the prices to sample go to the history as events."""
+        self.last_stream_price_at = time.monotonic()
+        if self.event_time and marks.times:
+            self._newest_event_ms = max(self._newest_event_ms, max(marks.times))
+        sampled = self.state.set_stream_prices(marks.symbols, marks.prices, marks.times)
+        sink = self.history_sink
+        if sink is not None:
+            for i in sampled:
+                try:
+                    sink(MarkPrice(marks.exchange, marks.symbols[i], marks.prices[i],
+                                   marks.times[i]))  # fmt: skip
+                except Exception as exc:  # the loop boundary inside a batch
+                    self.failures.record("applying a MarkPrice", exc)
 
     def _apply(self, event: Event) -> None:
         if isinstance(event, MarkPrice) and event.source == "stream":

@@ -7,6 +7,7 @@ field name.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -65,6 +66,56 @@ class MarkPrice:
     mark_price: float
     event_time_ms: int
     source: str = "stream"
+
+
+class MarkPriceColumns(Sequence):
+    """A mark-price array as columns: an immutable sequence of ``MarkPrice`` (all from the
+    stream, all checked by the parser) that makes the objects only when someone iterates it.
+    The engine reads the columns directly (one object per frame, not per entry)."""
+
+    __slots__ = ("_events", "exchange", "prices", "symbols", "times")
+
+    def __init__(
+        self, exchange: str, symbols: Sequence[str], prices: Sequence[float], times: Sequence[int]
+    ):
+        self.exchange = exchange
+        self.symbols, self.prices, self.times = tuple(symbols), tuple(prices), tuple(times)
+        self._events: tuple[MarkPrice, ...] | None = None
+
+    def events(self) -> tuple[MarkPrice, ...]:
+        if self._events is None:
+            ex = self.exchange
+            self._events = tuple(
+                MarkPrice(ex, s, p, t)
+                for s, p, t in zip(self.symbols, self.prices, self.times, strict=True)
+            )
+        return self._events
+
+    def __len__(self) -> int:
+        return len(self.symbols)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self.events()[index]
+
+    def __iter__(self):
+        return iter(self.events())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (tuple, MarkPriceColumns)):
+            return self.events() == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.events())
+
+    def __add__(self, other: Sequence) -> tuple:
+        return self.events() + tuple(other)
+
+    def __radd__(self, other: Sequence) -> tuple:
+        return tuple(other) + self.events()
+
+    def __repr__(self) -> str:
+        return f"MarkPriceColumns({self.events()!r})"
 
 
 @dataclass(frozen=True, slots=True)

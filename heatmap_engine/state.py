@@ -2,7 +2,9 @@
 
 Only the engine thread calls the mutating methods. Readers call ``snapshot()`` / ``snapshots()``
 and ``recent_candles()``: immutable objects from dicts that the engine thread replaces whole,
-never edits. ``events_held()`` is a count the engine keeps (never a scan of the buffers), and
+never edits; candles are compact per-symbol tables (``heatmap_engine.candle_book``) published
+at each refresh, shown to readers as ``Candle`` tuples built when first asked for.
+``events_held()`` is a count the engine keeps (never a scan of the buffers), and
 ``counts()`` copies the counters in one C-level step (``dict(counter)`` of string keys runs no
 Python code, so it holds the GIL throughout): no reader iterates what the engine changes.
 Snapshots carry the published precision (``heatmap_engine.precision``), and a symbol's snapshot
@@ -14,16 +16,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from heatmap_engine.buffers import DedupeWindow, EventBuffer
-from heatmap_engine.clusters import SIDE_NAMES, ClusterParams, compute_clusters
+from heatmap_engine.candle_book import CandleBooks
+from heatmap_engine.clusters import SIDE_CODES, SIDE_NAMES, ClusterParams, compute_clusters
 from heatmap_engine.exchanges.base import EARLIEST_MS, LATEST_MS
 from heatmap_engine.failures import Failures
 from heatmap_engine.models import Candle, Liquidation, MarkPrice, Skipped, Snapshot
 
 log = logging.getLogger(__name__)
+
+
+_SIDE_KEYS = {side: f"liquidations_{side}" for side in SIDE_NAMES}
 
 
 @dataclass(slots=True)
@@ -56,15 +62,12 @@ class EngineState:
         self.notional: Counter[str] = Counter()
         self.last_liquidation_ms: int | None = None
         self._snapshots: dict[str, Snapshot] = {}
-        self.candle_memory = 1440  # one day of 1-minute candles per symbol
         self.price_sample_ms = 5000
         self._price_sampled: dict[str, int] = {}
-        self.candles: dict[str, dict[int, Candle]] = {}
-        self._candles_dirty: set[str] = set()
-        self._candles_published: dict[str, tuple[Candle, ...]] = {}
         self._lock = threading.Lock()  # guards set_symbols against a concurrent refresh
         self._held = 0  # events in the buffers, kept as they come and go
         self.failures = Failures(log)
+        self.candles = CandleBooks(self.counters, self.failures, capacity=1440)  # a day of 1m
 
     # -- writers (engine thread) ------------------------------------------------------------
     def set_symbols(self, symbols: Iterable[str]) -> None:
@@ -80,8 +83,7 @@ class EngineState:
                     dropped = len(self.buffers.pop(s))
                     self.counters["untracked_symbol"] += dropped
                     self._held -= dropped
-            for s in [s for s in self.candles if s not in self._tracked]:
-                del self.candles[s]
+            self.candles.keep_only(self._tracked)
 
     def apply(self, event: Liquidation | MarkPrice | Candle | Skipped, now_ms: int) -> bool:
         """Applies one event; True when it is new information worth keeping in history.
@@ -96,7 +98,7 @@ class EngineState:
             self.counters["time_out_of_range"] += 1
             return False
         if isinstance(event, Liquidation):
-            return self._apply_liquidation(event, now_ms)
+            return self.apply_liquidation(event, now_ms)
         if isinstance(event, MarkPrice):
             return self.set_price(event.symbol, event.mark_price, event.event_time_ms, event.source)
         if isinstance(event, Candle):
@@ -138,32 +140,47 @@ class EngineState:
         self.counters["liquidations"] = sum(int(f["count"]) for f in totals.values())
         self.notional["liquidations"] = sum(float(f["notional_usd"]) for f in totals.values())
 
+    @property
+    def candle_memory(self) -> int:
+        """How many candles a symbol's book keeps (the newest)."""
+        return self.candles.capacity
+
+    @candle_memory.setter
+    def candle_memory(self, count: int) -> None:
+        self.candles.capacity = count
+
     def _apply_candle(self, candle: Candle) -> bool:
         """Latest frame per open time wins; only the newest ``candle_memory`` are kept."""
-        book = self.candles.get(candle.symbol)
-        if book is None:
-            if candle.symbol not in self._tracked:
-                return True
-            book = self.candles[candle.symbol] = {}
-        book[candle.open_time_ms] = candle
-        self._candles_dirty.add(candle.symbol)
-        self.counters["candles"] += 1
-        if len(book) > self.candle_memory:
-            for key in sorted(book)[: len(book) - self.candle_memory]:
-                del book[key]
+        self.candles.put(candle, self._tracked)
         return True
 
-    def _apply_liquidation(self, liq: Liquidation, now_ms: int) -> bool:
-        if not self.dedupe.is_new(liq.dedupe_key, liq.event_time_ms):
+    def load_candles(
+        self, symbol: str, rows, interval: str = "1m", exchange: str = "binance"
+    ) -> int:
+        """Bulk load of one symbol's candles from store rows, in one call (start-up): the
+        ``candles`` table's columns from ``open_time_ms`` on, or the short form (open time,
+        open, high, low, close, volume[, taker-buy volume]); see ``candle_book.rows_table``.
+        Like applied candles they come after earlier writes (later ones win) and are
+        published at the next refresh. Returns how many rows were taken."""
+        return self.candles.load(symbol, rows, interval, exchange, self._tracked)
+
+    def apply_liquidation(self, liq: Liquidation, now_ms: int) -> bool:
+        """``apply`` for a Liquidation (the commonest event), without the dispatch."""
+        when, side, notional = liq.event_time_ms, liq.liquidated_side, liq.notional_usd
+        if not EARLIEST_MS <= when <= LATEST_MS:
+            self.counters["time_out_of_range"] += 1
+            return False
+        key = (liq.exchange, liq.symbol, when, side, liq.quantity, liq.price)  # = dedupe_key
+        if not self.dedupe.is_new(key, when):
             self.counters["duplicates"] += 1
             return False
-        side = liq.liquidated_side
-        self.counters["liquidations"] += 1
-        self.counters[f"liquidations_{side}"] += 1
-        self.notional["liquidations"] += liq.notional_usd
-        self.notional[f"liquidations_{side}"] += liq.notional_usd
-        if self.last_liquidation_ms is None or liq.event_time_ms > self.last_liquidation_ms:
-            self.last_liquidation_ms = liq.event_time_ms
+        counters, sums, side_key = self.counters, self.notional, _SIDE_KEYS[side]
+        counters["liquidations"] += 1
+        counters[side_key] += 1
+        sums["liquidations"] += notional
+        sums[side_key] += notional
+        if self.last_liquidation_ms is None or when > self.last_liquidation_ms:
+            self.last_liquidation_ms = when
         buffer = self.buffers.get(liq.symbol)
         if buffer is None and self.accept_any and liq.symbol.endswith("USDT"):
             with self._lock:
@@ -173,10 +190,13 @@ class EngineState:
         if buffer is None:
             self.counters["untracked_symbol"] += 1
             self.notional["untracked_symbol"] += liq.notional_usd
-        elif now_ms - liq.event_time_ms >= self.params.decay_window_ms:
+        elif now_ms - when >= self.params.decay_window_ms:
             self.counters["older_than_window"] += 1
-        else:
-            buffer.append(liq)
+        else:  # EventBuffer.append, inline
+            buffer.times.append(when)
+            buffer.prices.append(liq.price)
+            buffer.notionals.append(notional)
+            buffer.sides.append(SIDE_CODES[side])
             self._held += 1
         return True
 
@@ -193,6 +213,36 @@ class EngineState:
             self._price_sampled[symbol] = time_ms
             return True
         return False
+
+    def set_stream_prices(
+        self, symbols: Sequence[str], prices: Sequence[float], times: Sequence[int]
+    ) -> list[int]:
+        """``set_price`` for a checked mark-price array (source "stream") in one pass: the
+        positions of the entries to sample into history."""
+        entries, last_sampled, every = self.prices, self._price_sampled, self.price_sample_ms
+        sample: list[int] = []
+        applied = 0
+        for i, symbol in enumerate(symbols):
+            try:
+                when = times[i]
+                entry = entries.get(symbol)
+                if entry is None:
+                    entries[symbol] = PriceEntry(prices[i], when, "stream")
+                elif when < entry.time_ms:
+                    continue
+                elif entry.price == prices[i] and entry.source == "stream":
+                    entry.time_ms = when  # the price did not move: only its time
+                else:
+                    entries[symbol] = PriceEntry(prices[i], when, "stream")
+                applied += 1
+                last = last_sampled.get(symbol)
+                if last is None or when - last >= every:
+                    last_sampled[symbol] = when
+                    sample.append(i)
+            except Exception as exc:  # one entry must not cost the rest of its array
+                self.failures.record("applying a MarkPrice", exc)
+        self.counters["prices_stream"] += applied
+        return sample
 
     def refresh(self, now_ms: int) -> int:
         """Evict expired events, recompute every symbol, publish; returns how many changed."""
@@ -216,13 +266,7 @@ class EngineState:
             for symbol in [s for s in published if s not in self._tracked]:
                 del published[symbol]
         self._snapshots = published
-        if self._candles_dirty:
-            candles = dict(self._candles_published)
-            for symbol in self._candles_dirty:
-                book = self.candles.get(symbol, {})
-                candles[symbol] = tuple(book[k] for k in sorted(book))
-            self._candles_dirty.clear()
-            self._candles_published = candles
+        self.candles.publish()  # only the books written since the last refresh
         return changed
 
     def _compute(self, symbol: str, buffer: EventBuffer, now_ms: int, previous: Snapshot | None):
@@ -258,7 +302,12 @@ class EngineState:
         return self._snapshots
 
     def recent_candles(self, symbol: str) -> tuple[Candle, ...]:
-        return self._candles_published.get(symbol, ())
+        """The published candles, oldest first (one immutable tuple per published version)."""
+        return self.candles.recent(symbol)
+
+    def candle_table(self, symbol: str):
+        """The published candles as a read-only array and its version (``CandleBooks.table``)."""
+        return self.candles.table(symbol)
 
     def events_held(self) -> int:
         """Events in the buffers (a counter kept by the engine thread; never a scan)."""

@@ -137,3 +137,17 @@ def test_replayed_clusters_hold_only_recorded_events():
             and {"SELL": "long", "BUY": "short"}[r[1]] == cluster.side
         }  # fmt: skip
         assert len(members) >= cluster.liquidation_count >= 3
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_real_liquidations_parse_alike_cold_and_warm(name):
+    rows, _ = read_rows(name)
+    binance._MARK_SYMBOLS.clear()  # the parser's symbol memory: empty, so every frame
+    binance._USDM_SYMBOLS.clear()  # goes through the checked path the first time
+    frames = [(int(r[10]) + 50, to_frame(r)) for r in rows]
+    cold = [binance.parse(raw, at) for at, raw in frames]
+    assert binance._USDM_SYMBOLS, "the checked path taught the fast path no symbol"
+    warm = [binance.parse(raw, at) for at, raw in frames]
+    for c, w in zip(cold, warm, strict=True):
+        assert (w.events, w.errors) == (c.events, c.errors)
+    assert sum(len(c.events) for c in cold) > len(rows) / 2

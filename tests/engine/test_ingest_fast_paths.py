@@ -1,0 +1,154 @@
+"""The ingest fast paths (a known symbol, the usual field types) give exactly what the checked
+path gives: each frame is parsed once with the parser's symbol memory empty, which sends every
+part through the checked path, and again once it knows the symbols. And the engine applies a
+mark-price array as columns exactly as it applies the same prices one event at a time."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+
+import orjson
+import pytest
+from helpers import FIXTURES
+
+from heatmap_engine.config import Settings
+from heatmap_engine.engine import Engine
+from heatmap_engine.exchanges import binance
+from heatmap_engine.models import MarkPrice, MarkPriceColumns
+
+RECEIVED = 1_788_936_948_152
+
+
+def forget_symbols() -> None:  # test_replay_real does the same with the real recordings
+    binance._MARK_SYMBOLS.clear()
+    binance._USDM_SYMBOLS.clear()
+
+
+def cold_and_warm(raw, received: int):
+    forget_symbols()
+    cold = binance.parse(raw, received)
+    warm = binance.parse(raw, received)
+    return cold, warm
+
+
+def same(cold, warm) -> None:
+    assert tuple(warm.events) == tuple(cold.events)
+    assert [type(e) for e in warm.events] == [type(e) for e in cold.events]
+    assert (warm.errors, warm.control, warm.carries_data) == (
+        cold.errors,
+        cold.control,
+        cold.carries_data,
+    )
+
+
+@pytest.mark.parametrize("path", sorted((FIXTURES / "binance").iterdir()), ids=lambda p: p.name)
+@pytest.mark.parametrize("received", [RECEIVED, 0])
+def test_every_recorded_fixture_parses_alike_cold_and_warm(path, received):
+    same(*cold_and_warm(path.read_text().strip(), received))
+
+
+BROKEN = [
+    ("p", True), ("p", ""), ("p", "nan"), ("p", "inf"), ("p", "1e400"), ("p", "-1"), ("p", 5),
+    ("p", None), ("E", "1788936948002"), ("E", 2**64), ("E", 1_000), ("E", RECEIVED + 3.6e6),
+    ("E", True), ("s", None), ("s", ""), ("s", ["X"]), ("e", "kline"),
+]  # fmt: skip
+
+
+def test_mark_price_arrays_with_broken_entries_parse_alike_cold_and_warm():
+    rng = random.Random(3)
+    names = [f"C{i}USDT" for i in range(30)] + ["btcusdt", "币安人生USDT"]
+    for _ in range(200):
+        entries: list = []
+        for sym in rng.sample(names, 12):
+            p = f"{rng.uniform(0.001, 90_000):.8f}"
+            entry = {"e": "markPriceUpdate", "E": RECEIVED - rng.randint(0, 5_000), "s": sym,
+                     "p": p, "i": p, "r": "", "T": 0}  # fmt: skip
+            if rng.random() < 0.2:
+                field, value = rng.choice(BROKEN)
+                entry[field] = value
+            entries.append(entry)
+        if rng.random() < 0.1:
+            entries.append(rng.choice([1, "x", None, []]))
+        raw = json.dumps({"stream": "!markPrice@arr@1s", "data": entries})
+        cold, warm = cold_and_warm(raw, RECEIVED)
+        same(cold, warm)
+        # and once more, warm, with another receive time (the window moves)
+        later = binance.parse(raw, RECEIVED + 4_000)
+        forget_symbols()
+        same(binance.parse(raw, RECEIVED + 4_000), later)
+
+
+def test_liquidation_frames_with_odd_fields_parse_alike_cold_and_warm(fixture_frame):
+    base = orjson.loads(fixture_frame("force_order_live_2026_wrapped.json"))
+    received = base["data"]["E"] + 150
+    variants = [
+        {"ap": "0"}, {"ap": 82651.9}, {"z": "0"}, {"z": None}, {"T": str(base["data"]["E"])},
+        {"T": True}, {"T": received + 6 * 60_000}, {"st": 2}, {"S": "sell"}, {"S": ["SELL"]},
+        {"X": 5}, {"ap": "inf"}, {"s": "btcusdt"}, {"s": "BTCUSD_PERP"},
+    ]  # fmt: skip
+    for change in variants:
+        frame = json.loads(json.dumps(base))
+        frame["data"]["o"].update(change)
+        cold = binance.parse(json.dumps(frame), received)  # the symbol may be known already
+        forget_symbols()
+        same(binance.parse(json.dumps(frame), received), cold)
+        top = json.loads(json.dumps(frame))
+        top["data"]["o"].pop("st", None)
+        top["data"]["st"] = 2  # COIN-M said at the top level only
+        same(*cold_and_warm(json.dumps(top), received))
+        assert all(e.reason == "coin_margined" for e in binance.parse(json.dumps(top), 0).events)
+
+
+def engine() -> tuple[Engine, list]:
+    eng = Engine(Settings.from_env({"HEATMAP_SYMBOLS": "BTCUSDT,ETHUSDT"}), clock=lambda: RECEIVED)
+    sunk: list = []
+    eng.history_sink = sunk.append
+    return eng, sunk
+
+
+def test_a_mark_price_array_is_applied_as_columns_like_one_event_at_a_time():
+    rng = random.Random(5)
+    symbols = ["BTCUSDT", "ETHUSDT", "XAUUSDT"]
+    arrays = []
+    for second in range(40):
+        t = RECEIVED - 40_000 + second * 1000 + rng.choice([0, 0, -3_000])  # some arrive late
+        prices = [rng.choice([100.0, 100.5, 101.0]) for _ in symbols]
+        arrays.append(MarkPriceColumns("binance", symbols, prices, [t] * len(symbols)))
+    columns, columns_sunk = engine()
+    events, events_sunk = engine()
+    for array in arrays:
+        columns.process(array)
+        events.process(tuple(array))  # MarkPrice objects, one at a time
+    assert columns_sunk == events_sunk and all(type(e) is MarkPrice for e in columns_sunk)
+    assert {s: (e.price, e.time_ms, e.source) for s, e in columns.state.prices.items()} == {
+        s: (e.price, e.time_ms, e.source) for s, e in events.state.prices.items()
+    }
+    assert columns.status()["mark_prices"] == events.status()["mark_prices"]
+    # independently: the newest time per symbol wins; one sample per symbol per 5 s
+    newest = max(a.times[0] for a in arrays)
+    assert {e.time_ms for e in columns.state.prices.values()} == {newest}
+    for symbol in symbols:
+        times = [e.event_time_ms for e in columns_sunk if e.symbol == symbol]
+        assert all(b - a >= 5_000 for a, b in itertools.pairwise(times))
+
+
+def test_a_rest_price_newer_than_the_stream_is_replaced_by_the_next_stream_price():
+    eng, _ = engine()
+    eng.process([MarkPrice("binance", "BTCUSDT", 100.0, RECEIVED, "rest")])
+    eng.process(MarkPriceColumns("binance", ["BTCUSDT"], [100.0], [RECEIVED + 1]))
+    entry = eng.state.prices["BTCUSDT"]
+    assert (entry.price, entry.time_ms, entry.source) == (100.0, RECEIVED + 1, "stream")
+    eng.process(MarkPriceColumns("binance", ["BTCUSDT"], [99.0], [RECEIVED]))  # older: ignored
+    assert eng.state.prices["BTCUSDT"].price == 100.0
+    assert eng.status()["mark_prices"] == {"stream": 1, "rest": 1, "symbols_priced": 1}
+
+
+def test_mark_price_columns_read_as_a_tuple_of_mark_prices():
+    cols = MarkPriceColumns("binance", ["BTCUSDT", "ETHUSDT"], [1.0, 2.0], [5, 6])
+    expected = (MarkPrice("binance", "BTCUSDT", 1.0, 5), MarkPrice("binance", "ETHUSDT", 2.0, 6))
+    assert cols == expected and len(cols) == 2 and cols[1] == expected[1]
+    empty: tuple = ()
+    assert list(cols) == list(expected) and cols + empty == expected and empty + cols == expected
+    assert cols[:1] == expected[:1] and hash(cols) == hash(expected)
