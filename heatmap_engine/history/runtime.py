@@ -21,6 +21,7 @@ from heatmap_engine.engine import Engine
 from heatmap_engine.exchanges.binance_rest import BinanceRest
 from heatmap_engine.history.backfill import Backfill
 from heatmap_engine.history.data_dir import open_data_dir
+from heatmap_engine.history.rebuild import CandleRebuild
 from heatmap_engine.history.writer import Gap, HistoryWriter, Retention
 
 log = logging.getLogger(__name__)
@@ -53,10 +54,13 @@ class HistoryRuntime:
         self._thread: threading.Thread | None = None
         self.restored = 0
         self.rebuild_seconds = 0.0
+        self.candles: CandleRebuild | None = None
         self._final_status: dict[str, Any] | None = None
 
     def attach(self, engine: Engine, submit_to_engine: Callable[[Any], None]) -> None:
-        """Before the engine thread starts: rebuild the window and carry the counts on."""
+        """Before the engine thread starts: rebuild the clusters' window (the decay window of
+        stored liquidations: per-symbol index searches) and carry the counts on. The day of
+        stored candles is loaded later, while the service already answers (``start``)."""
         started = time.perf_counter()
         now = int(time.time() * 1000)
         newest = self.store.newest_liquidation_ms()
@@ -65,15 +69,13 @@ class HistoryRuntime:
         since = reference - engine.params.decay_window_ms
         symbols = self.store.symbols() if engine.state.accept_any else engine.symbols
         self.restored = engine.restore_from(self.store, symbols, since)
-        for symbol in engine.symbols:
-            for candle in self.store.candles(symbol, "1m", now - 86_400_000, now + 60_000, 1440):
-                engine.state.apply(candle, now)
         self.rebuild_seconds = time.perf_counter() - started
         last_alive = self.store.get_meta("last_alive_ms")
         if last_alive is not None and int(last_alive) < now:
             self.writer.submit(Gap("liquidations", int(last_alive), now, "service was not running"))
         engine.history_sink = self.writer.submit
         self._engine, self._submit_to_engine = engine, submit_to_engine
+        self.candles = CandleRebuild(self.store, engine, submit_to_engine, now, self._stop)
         log.info("history: %d liquidations restored in %.2fs", self.restored, self.rebuild_seconds)
 
     def _emit_backfill(self, items) -> None:
@@ -90,6 +92,8 @@ class HistoryRuntime:
 
     def start(self, symbols: Callable[[], tuple[str, ...]], reconnects: Callable[[], int]) -> None:
         self.writer.start()
+        if self.candles is not None:
+            self.candles.start(symbols)
         if self.settings.backfill:
             self._thread = threading.Thread(
                 target=self._run_backfill, args=(symbols, reconnects), name="heatmap-backfill",
@@ -129,6 +133,8 @@ class HistoryRuntime:
         its writer thread still runs (closing it under a write would fail that write)."""
         deadline = time.monotonic() + timeout
         ok = self.stop_backfill(0.0 if self._stop.is_set() else timeout)  # once is enough
+        if self.candles is not None:
+            self.candles.join(max(0.0, deadline - time.monotonic()))
         ok = self.writer.stop(max(0.5, deadline - time.monotonic())) and ok
         if self.writer.alive:
             log.error("history writer did not end: the store stays open until the process exits")
@@ -138,6 +144,11 @@ class HistoryRuntime:
             self.store.close()
             self.lock.release()
         return ok
+
+    @property
+    def state(self) -> str:
+        """ "rebuilding" while the stored candles are still being loaded, then "ready"."""
+        return "ready" if self.candles is None or self.candles.done else "rebuilding"
 
     def threads(self) -> list[threading.Thread]:
         return [t for t in (self.writer.thread, self._thread) if t is not None]
@@ -155,8 +166,10 @@ class HistoryRuntime:
             "path": str(self.store.path),
             "writer_pid": os.getpid(),
             "size_bytes": self.store.size_bytes(),
+            "state": self.state,
             "restored_on_start": self.restored,
             "rebuild_seconds": round(self.rebuild_seconds, 3),
+            "candles_rebuild": self.candles.status() if self.candles is not None else None,
             "writer": self.writer.status(),
             "backfill": self.backfill.status(),
             "gaps": self.store.gaps(20),
