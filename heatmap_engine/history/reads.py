@@ -159,8 +159,8 @@ class StoreReads:
     ) -> list[tuple[int, int]]:
         """The missing [from, to) ranges of a series of ``step_ms`` rows (candles of interval
         ``kind``, open interest of period ``kind``) in [start_ms, end_ms), oldest first; both
-        ends are multiples of ``step_ms`` past ``start_ms``'s step."""
-        start = -(-start_ms // step_ms) * step_ms
+        ranges start on multiples of ``step_ms`` (the step holding ``start_ms`` first)."""
+        start = start_ms - start_ms % step_ms
         args = (symbol, kind, start, end_ms, step_ms, symbol, kind, start, end_ms)
         rows = self._reader().execute(HOLES[table], args).fetchall()
         *pairs, (last, _) = rows

@@ -47,6 +47,10 @@ class HistoryRuntime:
             self._emit_backfill,
             kline_days=settings.backfill_kline_days,
             oi_days=settings.backfill_oi_days,
+            five_minute_days=settings.backfill_5m_days,
+            hourly_days=settings.backfill_1h_days,
+            weight_per_minute=settings.backfill_weight_per_minute,
+            oi_requests_per_5min=settings.backfill_oi_requests_per_5min,
         )
         self._engine: Engine | None = None
         self._submit_to_engine: Callable[[Any], None] | None = None
@@ -114,8 +118,8 @@ class HistoryRuntime:
                     needed = not self.backfill.run(symbols())
                 except Exception:  # the loop boundary
                     log.exception("backfill run failed")
-                if needed:
-                    self._stop.wait(10.0)
+                if needed:  # again later: after the REST client's backoff, if longer
+                    self._stop.wait(max(10.0, self.backfill.retry_in()))
             self._stop.wait(1.0)
 
     def stop_backfill(self, timeout: float = 5.0) -> bool:
