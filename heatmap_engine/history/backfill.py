@@ -5,8 +5,8 @@ tracked symbol over each series' horizon (1 m candles over ``kline_days``, 5 m o
 ``five_minute_days``, 1 h over ``hourly_days``, open interest over ``oi_days``, Binance's 30):
 the store says where rows are missing (``StoreReads.holes``), so a symbol whose live candle was
 stored first is filled behind it, an interrupted run continues where it stopped, and nothing
-stored is fetched again. Series go in order (1 m and open interest for every symbol first: what
-the views need); longer candles are stored closed only (no stream would update a forming one).
+stored is fetched again. A day of 1 m candles and of open interest comes first for every symbol
+(what the views need), then the rest; longer candles are stored closed only.
 
 Polite in three ways: a steady budget of request weight per minute (``weight_per_minute``,
 spread evenly, not a burst at start) and of ``openInterestHist`` requests per 5 minutes (its
@@ -90,13 +90,15 @@ class Backfill:
         self.kline_days = kline_days
         self.oi_days = oi_days
         # (table, interval or period, horizon in days), in the order they are filled
-        # (open interest's last day first: 30 days of it take openInterestHist's limit a while)
-        self.series = [
-            ("candles", "1m", kline_days),
-            ("open_interest", "5m", min(1.0, oi_days)),
-            ("open_interest", "5m", oi_days),
-            ("candles", "5m", five_minute_days),
-            ("candles", "1h", hourly_days),
+        # tiers of (table, interval or period, horizon in days), each over every symbol before
+        # the next: first what the views need now (a day of candles and of open interest),
+        # then the rest of open interest (its own limit makes 30 days take a while), then the
+        # longer candles
+        self.tiers = [
+            [("candles", "1m", kline_days), ("open_interest", "5m", min(1.0, oi_days))],
+            [("open_interest", "5m", oi_days)],
+            [("candles", "5m", five_minute_days)],
+            [("candles", "1h", hourly_days)],
         ]
         self.clock = clock
         self._stop = threading.Event()
@@ -112,19 +114,19 @@ class Backfill:
         self._stop.set()
 
     def run(self, symbols: Iterable[str]) -> bool:
-        """One pass: every series, then every symbol; False when it ended early (ban, stop,
-        Binance unreachable)."""
+        """One pass: tier by tier, symbol by symbol in the order given (the configured order,
+        majors first); False when it ended early (ban, stop, Binance unreachable)."""
         p = self.progress
         p.runs += 1
         p.last_run_at = self.clock()
-        ordered = sorted(set(symbols))
+        ordered = list(dict.fromkeys(symbols))
         p.pending = set(ordered)
-        for table, kind, days in self.series:
-            if days <= 0:
-                continue
+        # the first tier once more at the end: the minutes that passed during a long pass
+        for tier in [*self.tiers, self.tiers[0]]:
             for symbol in ordered:
-                if not self._fill(table, symbol, kind, days):
-                    return False
+                for table, kind, days in tier:
+                    if days > 0 and not self._fill(table, symbol, kind, days):
+                        return False
         p.pending.clear()
         return True
 
@@ -157,9 +159,9 @@ class Backfill:
             candles = [c for c in parsed if c is not None and start <= c.open_time_ms < end
                        and (c.closed or interval == "1m")]  # fmt: skip
             if not candles:
-                self._settled_empty("candles", symbol, interval, end, now_ms)
+                self._settled_empty("candles", symbol, interval, start, end, now_ms)
                 return True
-            self._settled_empty("candles", symbol, interval, candles[0].open_time_ms, now_ms)
+            self._settled_empty("candles", symbol, interval, start, candles[0].open_time_ms, now_ms)
             self.emit(candles)
             self.progress.candles += len(candles)
             start = candles[-1].open_time_ms + step
@@ -177,19 +179,23 @@ class Backfill:
             entries = [e for r in rows if (e := parse_open_interest_hist(r)) is not None
                        and start <= e.time_ms < end]  # fmt: skip
             if not entries:
-                self._settled_empty("open_interest", symbol, period, end, now_ms)
+                self._settled_empty("open_interest", symbol, period, start, end, now_ms)
                 return True
-            self._settled_empty("open_interest", symbol, period, entries[0].time_ms, now_ms)
+            self._settled_empty("open_interest", symbol, period, start, entries[0].time_ms, now_ms)
             self.emit([(period, e) for e in entries])
             self.progress.open_interest += len(entries)
             start = entries[-1].time_ms + STEPS[period]
         return True
 
-    def _settled_empty(self, table: str, symbol: str, kind: str, before: int, now_ms: int) -> None:
-        """Binance had nothing before ``before`` in the range asked: remember it when settled."""
-        if before <= now_ms - SETTLED_MS:
+    def _settled_empty(
+        self, table: str, symbol: str, kind: str, start: int, first: int, now_ms: int
+    ) -> None:
+        """Binance answered nothing in [start, first) (``first``: its first row, or the end
+        asked): a symbol listed after ``start``, so nothing before ``first`` either. Remembered
+        when settled (not the live edge, where a row may still come)."""
+        if start < first <= now_ms - SETTLED_MS:
             key = (table, symbol, kind)
-            self._empty_before[key] = max(self._empty_before.get(key, 0), before)
+            self._empty_before[key] = max(self._empty_before.get(key, 0), first)
 
     def _get(self, path: str, params: dict, weight: int) -> list | None:
         """GET within the budgets, with the weight, 429 and 418 rules; None: end this run."""
