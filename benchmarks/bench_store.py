@@ -218,6 +218,9 @@ def time_timeline(app, symbols: list[str], range_: str, calls: int) -> tuple[flo
 
     client = app.server.test_client()
     times, size = [], 0
+    if len(set(symbols)) == 1:  # viewed again: the first view is not timed
+        client.post("/_dash-update-component", json=callback_body(
+            app, ViewState(symbols[0], view="timeline", range=range_).to_dict()))  # fmt: skip
     for symbol in symbols[:calls]:
         body = callback_body(app, ViewState(symbol, view="timeline", range=range_).to_dict())
         started = time.perf_counter()
@@ -269,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"timeline main callback, {args.calls} symbols each, ms (target: 24 h p99 < 50)")
             for range_ in ("24h", "7d"):
                 for label, shown in (("a new symbol each", symbols), ("one symbol again",
-                                     [symbols[1]] * (args.calls + 1))):  # fmt: skip
+                                     [symbols[1]] * args.calls)):  # fmt: skip
                     p50, p99, size = time_timeline(app, shown, range_, args.calls)
                     print(f"  timeline {range_:<3} {label:<18}     p50 {p50:>7.1f}   "
                           f"p99 {p99:>7.1f}   {size / 1024:.0f} KB")  # fmt: skip
