@@ -106,12 +106,18 @@ class HistoryRuntime:
             self._thread.start()
 
     def _run_backfill(self, symbols, reconnects) -> None:
-        """A pass on start, after every reconnect, and again (later) after an incomplete one."""
+        """A pass on start, after every reconnect, every ``backfill_every_minutes`` after the
+        last complete one (open interest and the longer candles have no stream: their newest
+        rows come only from here), and again (sooner) after an incomplete one."""
         seen_reconnects, needed = reconnects(), True
+        every = self.settings.backfill_every_minutes * 60.0
+        completed_at = time.monotonic()
         while not self._stop.is_set():
             current = reconnects()
             if current != seen_reconnects:
                 seen_reconnects, needed = current, True
+            if every > 0 and time.monotonic() - completed_at >= every:
+                needed = True
             banned = self.backfill.status()["banned_for_seconds"] > 0
             if needed and symbols() and not banned:
                 try:
@@ -120,6 +126,8 @@ class HistoryRuntime:
                     log.exception("backfill run failed")
                 if needed:  # again later: after the REST client's backoff, if longer
                     self._stop.wait(max(10.0, self.backfill.retry_in()))
+                else:
+                    completed_at = time.monotonic()
             self._stop.wait(1.0)
 
     def stop_backfill(self, timeout: float = 5.0) -> bool:

@@ -141,3 +141,27 @@ def test_an_unreachable_binance_ends_the_run_quietly(tmp_path, caplog):
         assert backfill.status()["last_error"]
     finally:
         store.close()
+
+
+def test_a_symbol_listed_inside_the_horizon_is_asked_for_its_missing_past_once(tmp_path):
+    listed = START_MS - START_MS % HOUR - 5 * DAY  # five days of hourly candles exist
+    rows = [[t, "1.0", "1.0", "1.0", "1.0", "2.0", t + HOUR - 1, "2.0", 4, "1.0", "1.0", "0"]
+            for t in range(listed, START_MS - START_MS % HOUR, HOUR)]  # fmt: skip
+    store = SqliteStore(tmp_path / "h.sqlite3")
+    emit = lambda items: store.write_batch([], [], list(items))  # noqa: E731
+    pacing = SharedClock(0.0)
+    try:
+        with FakeBinance(clock=lambda: START_MS / 1000) as fake:
+            fake.set_klines("BTCUSDT", rows, interval="1h")
+            backfill = Backfill(
+                BinanceRest(fake.rest_base, timeout=5), store, emit, kline_days=0, oi_days=0,
+                hourly_days=20, clock=lambda: START_MS / 1000, wait=pacing.advance,
+                budget_clock=pacing,
+            )  # fmt: skip
+            assert backfill.run(["BTCUSDT"]) is True
+            asked = len(fake.rest_requests)
+            assert stored(store, "candles", "BTCUSDT", "1h") == [r[0] for r in rows]
+            assert backfill.run(["BTCUSDT"]) is True  # the 15 days before the listing: known empty
+            assert len(fake.rest_requests) == asked
+    finally:
+        store.close()
