@@ -135,6 +135,11 @@ class Settings:
     backfill: bool = True
     backfill_kline_days: float = 1.0
     backfill_oi_days: float = 30.0
+    backfill_5m_days: float = 30.0
+    backfill_1h_days: float = 365.0
+    backfill_weight_per_minute: int = 600
+    backfill_oi_requests_per_5min: int = 500
+    backfill_every_minutes: float = 15.0
     host: str = "127.0.0.1"
     port: int = 8004
     log_level: str = "INFO"
@@ -208,6 +213,11 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "backfill": _bool,
     "backfill_kline_days": _float(0.0, 3650.0),
     "backfill_oi_days": _float(0.0, 30.0),
+    "backfill_5m_days": _float(0.0, 3650.0),
+    "backfill_1h_days": _float(0.0, 3650.0),
+    "backfill_weight_per_minute": _int(1, 2400),
+    "backfill_oi_requests_per_5min": _int(1, 1000),
+    "backfill_every_minutes": _float(0.0, 100_000.0),
     "host": _str,
     "port": _int(0, 65535),
     "log_level": _str,

@@ -332,6 +332,12 @@ class HeatmapService:
         stopped = [name for name, alive in self._vital_threads().items() if not alive]
         return history + [f"thread {name} has stopped" for name in stopped]
 
+    @property
+    def history_state(self) -> str | None:
+        """None without history; "rebuilding" while start-up still loads stored history into
+        the engine (the service answers meanwhile); then "ready"."""
+        return self.history.state if self.history is not None else None
+
     def feed_state(self) -> str:
         state = self.source.status().get("state", "idle") if self.source else "idle"
         if self.mode == "demo" and state in ("live", "subscribing"):

@@ -294,6 +294,10 @@ class FakeBinance:
         """Answer the next `count` REST requests with `status` (429, 418, 5xx ...)."""
         self._rest.fail_next(status, count, retry_after)
 
+    def rest_request_times(self) -> list[tuple[int, str, int]]:
+        """(time ms on the fake's clock, path, weight) of the REST requests endpoints answered."""
+        return self._rest.timed_requests()
+
     @property
     def rest_requests(self) -> list[tuple[str, str, dict[str, str]]]:
         """(method, path, query) of the REST requests so far (the last 100,000; a copy)."""

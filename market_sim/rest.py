@@ -128,6 +128,8 @@ class RestApi:
         self._lock = threading.Lock()
         self._failures: deque[InjectedFailure] = deque()
         self._requests: deque[tuple[str, str, dict[str, str]]] = deque(maxlen=REQUEST_LOG)
+        # (time ms on the fake's clock, path, weight counted) of each request, for budget checks
+        self._timed: deque[tuple[int, str, int]] = deque(maxlen=REQUEST_LOG)
         self.request_count = 0
         self._meter = WeightMeter()
         self._oi_meter = WeightMeter(OI_HIST_WINDOW_MS)
@@ -149,6 +151,12 @@ class RestApi:
         """The last `REQUEST_LOG` requests (method, path, query), oldest first."""
         with self._lock:
             return list(self._requests)
+
+    def timed_requests(self) -> list[tuple[int, str, int]]:
+        """(time ms on the fake's clock, path, weight counted) of the last `REQUEST_LOG`
+        requests answered by an endpoint, oldest first."""
+        with self._lock:
+            return list(self._timed)
 
     def used_weight(self) -> int:
         with self._lock:
@@ -193,6 +201,7 @@ class RestApi:
             payload, weight, status = err.body(), 1, err.status
         with self._lock:
             used = self._meter.add(weight, now_ms)
+            self._timed.append((now_ms, request.path, weight))
             hist = self._oi_meter.add(1, now_ms) if request.path == OI_HIST_PATH else 0
             if used > self._weight_limit:
                 payload, status = (

@@ -78,6 +78,11 @@ class Stats(BaseModel):
         None, description="The durable history store, or null when it is off."
     )
     queue_depth: Count = Field(None, description="Events waiting for the engine thread.")
+    history_state: Literal["rebuilding", "ready"] | None = Field(
+        None,
+        description="rebuilding while start-up still loads stored history, then ready;"
+        " null when history is off.",
+    )
 
 
 class Health(BaseModel):
@@ -86,12 +91,20 @@ class Health(BaseModel):
     state: str
     seconds_since_last_frame: float | None = Field(description="Since the last exchange frame.")
     uptime_seconds: NonNegative = Field(None, description="Since the engine started.")
+    history: Literal["rebuilding", "ready"] | None = Field(
+        None,
+        description="rebuilding while start-up still loads stored history (the service"
+        " answers meanwhile), then ready; null when history is off.",
+    )
 
 
 class HealthError(BaseModel):
     success: Literal[False]
     error: str = Field(description="What was wrong and what is allowed.")
     state: str
+    history: Literal["rebuilding", "ready"] | None = Field(
+        None, description="As in the healthy answer."
+    )
 
 
 def _iso_seconds(seconds: float | None) -> str | None:
@@ -153,6 +166,7 @@ def stats_payload(status: Mapping[str, Any], now_ms: int) -> dict[str, Any]:
         "history": with_iso_times(status.get("history")),
         "parameters": dict(status.get("parameters") or {}),
         "queue_depth": status.get("queue_depth", 0),
+        "history_state": (status.get("history") or {}).get("state"),
     }
 
 
@@ -195,6 +209,8 @@ def health(ctx: ApiContext, query: object) -> Response:
     verdict = feed_verdict(state, feed, service.settings.feed_silence_seconds)
     reason = "; ".join(r for r in [verdict, *service.problems()] if r) or None
     fields = {"state": state, "seconds_since_last_frame": since, "uptime_seconds": uptime}
+    if service.history_state is not None:  # "rebuilding" is healthy: the service answers
+        fields["history"] = service.history_state
     if reason is not None:
         return error(503, reason, **fields)
     return success({"status": "ok", **fields}, {"Cache-Control": NO_STORE})

@@ -21,6 +21,7 @@ from heatmap_engine.engine import Engine
 from heatmap_engine.exchanges.binance_rest import BinanceRest
 from heatmap_engine.history.backfill import Backfill
 from heatmap_engine.history.data_dir import open_data_dir
+from heatmap_engine.history.rebuild import CandleRebuild
 from heatmap_engine.history.writer import Gap, HistoryWriter, Retention
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,10 @@ class HistoryRuntime:
             self._emit_backfill,
             kline_days=settings.backfill_kline_days,
             oi_days=settings.backfill_oi_days,
+            five_minute_days=settings.backfill_5m_days,
+            hourly_days=settings.backfill_1h_days,
+            weight_per_minute=settings.backfill_weight_per_minute,
+            oi_requests_per_5min=settings.backfill_oi_requests_per_5min,
         )
         self._engine: Engine | None = None
         self._submit_to_engine: Callable[[Any], None] | None = None
@@ -53,10 +58,13 @@ class HistoryRuntime:
         self._thread: threading.Thread | None = None
         self.restored = 0
         self.rebuild_seconds = 0.0
+        self.candles: CandleRebuild | None = None
         self._final_status: dict[str, Any] | None = None
 
     def attach(self, engine: Engine, submit_to_engine: Callable[[Any], None]) -> None:
-        """Before the engine thread starts: rebuild the window and carry the counts on."""
+        """Before the engine thread starts: rebuild the clusters' window (the decay window of
+        stored liquidations: per-symbol index searches) and carry the counts on. The day of
+        stored candles is loaded later, while the service already answers (``start``)."""
         started = time.perf_counter()
         now = int(time.time() * 1000)
         newest = self.store.newest_liquidation_ms()
@@ -65,15 +73,13 @@ class HistoryRuntime:
         since = reference - engine.params.decay_window_ms
         symbols = self.store.symbols() if engine.state.accept_any else engine.symbols
         self.restored = engine.restore_from(self.store, symbols, since)
-        for symbol in engine.symbols:
-            for candle in self.store.candles(symbol, "1m", now - 86_400_000, now + 60_000, 1440):
-                engine.state.apply(candle, now)
         self.rebuild_seconds = time.perf_counter() - started
         last_alive = self.store.get_meta("last_alive_ms")
         if last_alive is not None and int(last_alive) < now:
             self.writer.submit(Gap("liquidations", int(last_alive), now, "service was not running"))
         engine.history_sink = self.writer.submit
         self._engine, self._submit_to_engine = engine, submit_to_engine
+        self.candles = CandleRebuild(self.store, engine, submit_to_engine, now, self._stop)
         log.info("history: %d liquidations restored in %.2fs", self.restored, self.rebuild_seconds)
 
     def _emit_backfill(self, items) -> None:
@@ -90,6 +96,8 @@ class HistoryRuntime:
 
     def start(self, symbols: Callable[[], tuple[str, ...]], reconnects: Callable[[], int]) -> None:
         self.writer.start()
+        if self.candles is not None:
+            self.candles.start(symbols)
         if self.settings.backfill:
             self._thread = threading.Thread(
                 target=self._run_backfill, args=(symbols, reconnects), name="heatmap-backfill",
@@ -98,20 +106,28 @@ class HistoryRuntime:
             self._thread.start()
 
     def _run_backfill(self, symbols, reconnects) -> None:
-        """A pass on start, after every reconnect, and again (later) after an incomplete one."""
+        """A pass on start, after every reconnect, every ``backfill_every_minutes`` after the
+        last complete one (open interest and the longer candles have no stream: their newest
+        rows come only from here), and again (sooner) after an incomplete one."""
         seen_reconnects, needed = reconnects(), True
+        every = self.settings.backfill_every_minutes * 60.0
+        completed_at = time.monotonic()
         while not self._stop.is_set():
             current = reconnects()
             if current != seen_reconnects:
                 seen_reconnects, needed = current, True
+            if every > 0 and time.monotonic() - completed_at >= every:
+                needed = True
             banned = self.backfill.status()["banned_for_seconds"] > 0
             if needed and symbols() and not banned:
                 try:
                     needed = not self.backfill.run(symbols())
                 except Exception:  # the loop boundary
                     log.exception("backfill run failed")
-                if needed:
-                    self._stop.wait(10.0)
+                if needed:  # again later: after the REST client's backoff, if longer
+                    self._stop.wait(max(10.0, self.backfill.retry_in()))
+                else:
+                    completed_at = time.monotonic()
             self._stop.wait(1.0)
 
     def stop_backfill(self, timeout: float = 5.0) -> bool:
@@ -129,6 +145,8 @@ class HistoryRuntime:
         its writer thread still runs (closing it under a write would fail that write)."""
         deadline = time.monotonic() + timeout
         ok = self.stop_backfill(0.0 if self._stop.is_set() else timeout)  # once is enough
+        if self.candles is not None:
+            self.candles.join(max(0.0, deadline - time.monotonic()))
         ok = self.writer.stop(max(0.5, deadline - time.monotonic())) and ok
         if self.writer.alive:
             log.error("history writer did not end: the store stays open until the process exits")
@@ -138,6 +156,11 @@ class HistoryRuntime:
             self.store.close()
             self.lock.release()
         return ok
+
+    @property
+    def state(self) -> str:
+        """ "rebuilding" while the stored candles are still being loaded, then "ready"."""
+        return "ready" if self.candles is None or self.candles.done else "rebuilding"
 
     def threads(self) -> list[threading.Thread]:
         return [t for t in (self.writer.thread, self._thread) if t is not None]
@@ -155,8 +178,10 @@ class HistoryRuntime:
             "path": str(self.store.path),
             "writer_pid": os.getpid(),
             "size_bytes": self.store.size_bytes(),
+            "state": self.state,
             "restored_on_start": self.restored,
             "rebuild_seconds": round(self.rebuild_seconds, 3),
+            "candles_rebuild": self.candles.status() if self.candles is not None else None,
             "writer": self.writer.status(),
             "backfill": self.backfill.status(),
             "gaps": self.store.gaps(20),

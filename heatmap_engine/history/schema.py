@@ -52,6 +52,57 @@ MIGRATIONS: tuple[str, ...] = (
         reason TEXT NOT NULL
     );
     """,
+    # 2: keys led by what every query filters by (symbol, then kind and time; the exchange
+    # last), rebuilt in place with their rows; liquidation totals kept by triggers, so a start
+    # reads two rows instead of summing the whole table
+    """
+    CREATE TABLE mark_prices_v2 (
+        exchange TEXT NOT NULL, symbol TEXT NOT NULL, time_ms INTEGER NOT NULL,
+        price REAL NOT NULL,
+        PRIMARY KEY (symbol, time_ms, exchange)
+    ) WITHOUT ROWID;
+    INSERT INTO mark_prices_v2 SELECT exchange, symbol, time_ms, price FROM mark_prices;
+    DROP TABLE mark_prices;
+    ALTER TABLE mark_prices_v2 RENAME TO mark_prices;
+    CREATE TABLE candles_v2 (
+        exchange TEXT NOT NULL, symbol TEXT NOT NULL, interval TEXT NOT NULL,
+        open_time_ms INTEGER NOT NULL, close_time_ms INTEGER NOT NULL,
+        open REAL NOT NULL, high REAL NOT NULL, low REAL NOT NULL, close REAL NOT NULL,
+        volume REAL NOT NULL, quote_volume REAL NOT NULL, taker_buy_volume REAL NOT NULL,
+        trades INTEGER NOT NULL, closed INTEGER NOT NULL,
+        PRIMARY KEY (symbol, interval, open_time_ms, exchange)
+    ) WITHOUT ROWID;
+    INSERT INTO candles_v2 SELECT exchange, symbol, interval, open_time_ms, close_time_ms, open,
+        high, low, close, volume, quote_volume, taker_buy_volume, trades, closed FROM candles;
+    DROP TABLE candles;
+    ALTER TABLE candles_v2 RENAME TO candles;
+    CREATE TABLE open_interest_v2 (
+        exchange TEXT NOT NULL, symbol TEXT NOT NULL, period TEXT NOT NULL,
+        time_ms INTEGER NOT NULL, open_interest REAL NOT NULL, open_interest_usd REAL,
+        PRIMARY KEY (symbol, period, time_ms, exchange)
+    ) WITHOUT ROWID;
+    INSERT INTO open_interest_v2 SELECT exchange, symbol, period, time_ms, open_interest,
+        open_interest_usd FROM open_interest;
+    DROP TABLE open_interest;
+    ALTER TABLE open_interest_v2 RENAME TO open_interest;
+    CREATE TABLE liquidation_totals (
+        side INTEGER PRIMARY KEY, count INTEGER NOT NULL, notional_usd REAL NOT NULL
+    );
+    INSERT INTO liquidation_totals VALUES (0, 0, 0.0), (1, 0, 0.0);
+    UPDATE liquidation_totals SET
+        count = (SELECT COUNT(*) FROM liquidations WHERE side = liquidation_totals.side),
+        notional_usd = (SELECT COALESCE(SUM(notional_usd), 0.0) FROM liquidations
+                        WHERE side = liquidation_totals.side);
+    CREATE TRIGGER liquidation_totals_insert AFTER INSERT ON liquidations BEGIN
+        UPDATE liquidation_totals SET count = count + 1, notional_usd = notional_usd
+            + NEW.notional_usd WHERE side = NEW.side;
+    END;
+    CREATE TRIGGER liquidation_totals_delete AFTER DELETE ON liquidations BEGIN
+        UPDATE liquidation_totals SET count = count - 1, notional_usd = notional_usd
+            - OLD.notional_usd WHERE side = OLD.side;
+    END;
+    CREATE INDEX gaps_by_start ON gaps (start_ms);
+    """,
 )
 
 

@@ -11,16 +11,18 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
 
+from heatmap_engine.history.reads import LIQ_COLUMNS, SIDES, StoreReads
+from heatmap_engine.history.reads import liquidation as _liquidation
 from heatmap_engine.history.schema import enter_wal, migrate
-from heatmap_engine.models import LONG, SHORT, Candle, Liquidation, MarkPrice, OpenInterest
+from heatmap_engine.models import LONG, Candle, Liquidation, MarkPrice, OpenInterest
 
-SIDES = (LONG, SHORT)
+__all__ = ["LIQ_COLUMNS", "SIDES", "HistoryStore", "SqliteStore", "_liquidation"]
 PRUNABLE = {
     ("mark_prices", "time_ms"),
     ("liquidations", "event_time_ms"),
@@ -32,10 +34,6 @@ INSERT_LIQUIDATIONS_JSON = (
     " event_time_ms, received_at_ms, status)"
     " SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6,"
     " value->>7, value->>8 FROM json_each(?)"
-)
-LIQ_COLUMNS = (
-    "id, exchange, symbol, side, price, quantity, notional_usd, event_time_ms, received_at_ms,"
-    " status"
 )
 
 
@@ -58,14 +56,7 @@ class HistoryStore(Protocol):
     def close(self) -> None: ...
 
 
-def _liquidation(row: sqlite3.Row | tuple) -> Liquidation:
-    _, exchange, symbol, side, price, qty, notional, event_ms, received_ms, status = row
-    return Liquidation(
-        exchange, symbol, SIDES[side], price, qty, notional, event_ms, received_ms, status
-    )
-
-
-class SqliteStore:
+class SqliteStore(StoreReads):
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,7 +123,7 @@ class SqliteStore:
         conn = self._write
         conn.execute("BEGIN")
         try:
-            before = conn.total_changes
+            inserted = 0
             if liquidations:
                 # One statement for the whole batch: SQLite walks the JSON array itself, so the
                 # GIL is released once per batch instead of once per row (no convoy with the
@@ -142,8 +133,8 @@ class SqliteStore:
                       x.quantity, x.notional_usd, x.event_time_ms, x.received_at_ms,
                       x.order_status) for x in liquidations]
                 )  # fmt: skip
-                conn.execute(INSERT_LIQUIDATIONS_JSON, (rows,))
-            inserted = conn.total_changes - before
+                # rowcount: the rows this statement inserted (not the totals' trigger updates)
+                inserted = conn.execute(INSERT_LIQUIDATIONS_JSON, (rows,)).rowcount
             conn.executemany(
                 "INSERT OR REPLACE INTO mark_prices VALUES (?,?,?,?)",
                 [(p.exchange, p.symbol, p.event_time_ms, p.mark_price) for p in prices],
@@ -201,146 +192,14 @@ class SqliteStore:
     def prune(self, table: str, column: str, before_ms: int) -> int:
         if (table, column) not in PRUNABLE:
             raise ValueError(f"cannot prune {table}.{column}")
-        cursor = self._write.execute(f"DELETE FROM {table} WHERE {column} < ?", (before_ms,))
-        return cursor.rowcount
-
-    # -- reads (any thread) -----------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
-        row = self._reader().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def liquidations_since(
-        self, start_ms: int, symbols: Iterable[str] | None = None
-    ) -> Iterator[Liquidation]:
-        """Stored liquidations with trade time >= ``start_ms`` (of ``symbols``, or all),
-        oldest first within each symbol."""
-        reader = self._reader()
-        if symbols is None:
-            symbols = [r[0] for r in reader.execute("SELECT DISTINCT symbol FROM liquidations")]
-        for symbol in symbols:
-            rows = reader.execute(
-                f"SELECT {LIQ_COLUMNS} FROM liquidations WHERE symbol = ? AND event_time_ms >= ?"
-                " ORDER BY event_time_ms",
-                (symbol, start_ms),
+        # symbol by symbol: every key leads with the symbol, so each delete is an index search
+        removed = 0
+        for symbol in self.symbols(table):
+            cursor = self._write.execute(
+                f"DELETE FROM {table} WHERE symbol = ? AND {column} < ?", (symbol, before_ms)
             )
-            for row in rows:
-                yield _liquidation(row)
-
-    def window_rows(self, symbol: str, start_ms: int, end_ms: int | None = None) -> list[tuple]:
-        """(time, price, notional, side code, quantity, exchange) in [start_ms, end_ms), oldest
-        first: the compact form a restart loads straight into the engine's columns."""
-        return (
-            self._reader()
-            .execute(
-                "SELECT event_time_ms, price, notional_usd, side, quantity, exchange"
-                " FROM liquidations WHERE symbol = ? AND event_time_ms >= ?"
-                " AND event_time_ms < ? ORDER BY event_time_ms",
-                (symbol, start_ms, end_ms if end_ms is not None else 2**62),
-            )
-            .fetchall()
-        )
-
-    def symbols(self) -> list[str]:
-        return [r[0] for r in self._reader().execute("SELECT DISTINCT symbol FROM liquidations")]
-
-    def query_liquidations(
-        self, symbol: str, start_ms: int, end_ms: int, *, min_notional: float = 0.0,
-        side: str | None = None, limit: int = 1000, after: tuple[int, int] | None = None,
-    ) -> list[tuple[int, Liquidation]]:  # fmt: skip
-        """A page in (trade time, id) order; pass the last row's (time, id) as ``after`` for the
-        next page (keyset paging: every page costs the same, however deep)."""
-        sql = (f"SELECT {LIQ_COLUMNS} FROM liquidations WHERE symbol = ? AND event_time_ms >= ?"
-               " AND event_time_ms < ? AND notional_usd >= ?")  # fmt: skip
-        args: list[Any] = [symbol, start_ms, end_ms, min_notional]
-        if after is not None:
-            sql += " AND (event_time_ms > ? OR (event_time_ms = ? AND id > ?))"
-            args += [after[0], after[0], after[1]]
-        if side is not None:
-            sql += " AND side = ?"
-            args.append(SIDES.index(side))
-        sql += " ORDER BY event_time_ms, id LIMIT ?"
-        args.append(limit)
-        return [(row[0], _liquidation(row)) for row in self._reader().execute(sql, args)]
-
-    def window(self, symbol: str, start_ms: int, end_ms: int) -> list[Liquidation]:
-        rows = self._reader().execute(
-            f"SELECT {LIQ_COLUMNS} FROM liquidations WHERE symbol = ? AND event_time_ms >= ?"
-            " AND event_time_ms <= ? ORDER BY event_time_ms",
-            (symbol, start_ms, end_ms),
-        )
-        return [_liquidation(r) for r in rows]
-
-    def mark_price_at(self, symbol: str, at_ms: int) -> tuple[float, int] | None:
-        row = (
-            self._reader()
-            .execute(
-                "SELECT price, time_ms FROM mark_prices WHERE symbol = ? AND time_ms <= ?"
-                " ORDER BY time_ms DESC LIMIT 1",
-                (symbol, at_ms),
-            )
-            .fetchone()
-        )
-        return (row[0], row[1]) if row else None
-
-    def candles(
-        self, symbol: str, interval: str, start_ms: int, end_ms: int, limit: int
-    ) -> list[Candle]:
-        rows = self._reader().execute(
-            "SELECT * FROM candles WHERE symbol = ? AND interval = ? AND open_time_ms >= ?"
-            " AND open_time_ms < ? ORDER BY open_time_ms LIMIT ?",
-            (symbol, interval, start_ms, end_ms, limit),
-        )
-        return [Candle(*r[:13], bool(r[13])) for r in rows]
-
-    def open_interest(
-        self, symbol: str, period: str, start_ms: int, end_ms: int, limit: int
-    ) -> list[OpenInterest]:
-        rows = self._reader().execute(
-            "SELECT exchange, symbol, time_ms, open_interest, open_interest_usd FROM open_interest"
-            " WHERE symbol = ? AND period = ? AND time_ms >= ? AND time_ms < ?"
-            " ORDER BY time_ms LIMIT ?",
-            (symbol, period, start_ms, end_ms, limit),
-        )
-        return [OpenInterest(*r) for r in rows]
-
-    def last_time(self, table: str, symbol: str, kind: str) -> int | None:
-        """Newest stored candle open time (table 'candles', kind = interval) or OI time."""
-        column, key = {
-            "candles": ("open_time_ms", "interval"),
-            "open_interest": ("time_ms", "period"),
-        }[table]
-        row = (
-            self._reader()
-            .execute(
-                f"SELECT MAX({column}) FROM {table} WHERE symbol = ? AND {key} = ?", (symbol, kind)
-            )
-            .fetchone()
-        )
-        return row[0]
-
-    def newest_liquidation_ms(self) -> int | None:
-        return self._reader().execute("SELECT MAX(event_time_ms) FROM liquidations").fetchone()[0]
-
-    def totals(self) -> dict[str, dict[str, float]]:
-        rows = (
-            self._reader()
-            .execute(
-                "SELECT side, COUNT(*), COALESCE(SUM(notional_usd), 0) FROM liquidations"
-                " GROUP BY side"
-            )
-            .fetchall()
-        )
-        out = {side: {"count": 0, "notional_usd": 0.0} for side in SIDES}
-        for side, count, notional in rows:
-            out[SIDES[side]] = {"count": count, "notional_usd": notional}
-        return out
-
-    def gaps(self, limit: int = 50) -> list[dict[str, Any]]:
-        rows = self._reader().execute(
-            "SELECT kind, start_ms, end_ms, reason FROM gaps ORDER BY start_ms DESC LIMIT ?",
-            (limit,),
-        )
-        return [{"kind": k, "start_ms": s, "end_ms": e, "reason": r} for k, s, e, r in rows]
+            removed += cursor.rowcount
+        return removed
 
     def integrity_check(self) -> str:
         return self._write.execute("PRAGMA integrity_check").fetchone()[0]

@@ -28,7 +28,7 @@ def store(tmp_path):
 
 def test_schema_is_versioned_and_wal(store, tmp_path):
     raw = sqlite3.connect(tmp_path / "h.sqlite3")
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == 2
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     raw.close()
     SqliteStore(tmp_path / "h.sqlite3").close()  # reopening migrates nothing twice

@@ -38,6 +38,9 @@ def service(demo: DemoMarket, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "HEATMAP_DATA_DIR": str(tmp_path_factory.mktemp("demo-history")),
         "HEATMAP_KLINE_STREAMS": "0",  # every stored candle comes from the backfill
         "HEATMAP_BACKFILL_KLINE_DAYS": str(demo.history_days),
+        # Binance's whole limits (the fake's): 30 days of open interest then take 16 s
+        "HEATMAP_BACKFILL_WEIGHT_PER_MINUTE": "2400",
+        "HEATMAP_BACKFILL_OI_REQUESTS_PER_5MIN": "1000",
     }
     svc = HeatmapService(Settings.from_env(env), mode="demo", event_time=True, clock=demo.clock_ms)
     svc.start()
