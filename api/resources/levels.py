@@ -24,6 +24,7 @@ from api.query import Query
 from api.schemas import ETAG, HISTORY_OFF, IsoTime, NonNegative, snapshot_replies
 from api.times import Time, time_doc
 from heatmap_engine.levels import PRESETS, RANGES_MS, LevelsInputError, LevelsResult
+from heatmap_engine.levels.source import LIVE_NOTE
 from heatmap_engine.models import iso_utc
 
 Range = Literal[tuple(RANGES_MS)]  # type: ignore[valid-type]
@@ -226,7 +227,7 @@ def levels_map(ctx: ApiContext, query: MapQuery, symbol: str) -> Response:
             "layer": "estimated",
             "range": query.range,
             "preset": result.assumptions.preset,
-            "source": "history",
+            "source": "live" if LIVE_NOTE in result.quality.notes else "history",
             "profile": profile_payload(result.profile),
             "assumptions": body["assumptions"],
             "data_quality": body["data_quality"],
