@@ -22,7 +22,10 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from heatmap_engine.levels.brackets import BracketTable
+from heatmap_engine.levels.layout import placements
 from heatmap_engine.levels.live import LevelsBook
 from heatmap_engine.levels.model import symbol_layout
 from heatmap_engine.levels.results import BookSnapshot
@@ -104,8 +107,13 @@ class LevelsTracker:
     ) -> list[OpenInterest]:
         """Bars and readings in time order (a bar before a reading of its end time); returns
         the readings that could not be priced (before any candle)."""
-        events = [(b.end_ms, 0, b) for b in bars if _valid(b)]
-        self.invalid_bars += len(bars) - len(events)
+        valid = [b for b in bars if _valid(b)]
+        self.invalid_bars += len(bars) - len(valid)
+        placed: list = [None] * len(valid)
+        if len(valid) > 1:  # many at once (a seed): vectorised
+            lows, highs = np.array([b.low for b in valid]), np.array([b.high for b in valid])
+            placed = placements(live.book.layout, lows, highs)
+        events = [(b.end_ms, 0, (b, p)) for b, p in zip(valid, placed, strict=True)]
         events += [(r.time_ms, 1, r) for r in readings if r.time_ms > live.last_reading_ms]
         unpriced: list[OpenInterest] = []
         if not events:
@@ -115,8 +123,9 @@ class LevelsTracker:
             book, price = live.book, None
             for _, kind, item in events:
                 if kind == 0:
-                    book.add_bar(item)
-                    live.last_bar_ms, price = item.open_ms, item.close
+                    bar, placement = item
+                    book.add_bar(bar, placement)
+                    live.last_bar_ms, price = bar.open_ms, bar.close
                     self.bars_fed += 1
                 else:
                     price = price or (book.state.last_close if book.state else None)
