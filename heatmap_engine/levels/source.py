@@ -120,12 +120,15 @@ class LevelsSource:
 
     def _with_live_profile(self, result: LevelsResult) -> LevelsResult:
         """The range ending now shows the live book's profile, when there is a live book of
-        the same preset that has seen at least the run's last bar."""
+        the same preset that has seen at least the run's last bar and has placed at least as
+        much of the open interest as the run (a book started minutes ago has not)."""
         live, a = self.live, result.assumptions
         if live is None or a.preset != live.settings.levels_preset or result.symbol is None:
             return result
         snapshot = live.snapshot(result.symbol, a.row_buckets)
         if snapshot is None or snapshot.time_ms < result.at_ms:
+            return result
+        if snapshot.unknown_share > result.quality.unknown_share_end + 0.01:
             return result
         quality = replace(result.quality, notes=(*result.quality.notes, LIVE_NOTE))
         return replace(result, profile=snapshot.profile, quality=quality)

@@ -66,6 +66,7 @@ class LevelsTracker:
         self._inbox: queue.SimpleQueue[OpenInterest] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self.bars_fed = self.readings_fed = self.invalid_bars = 0
+        self._serial = 0
 
     # -- writers (the tracker's thread; the poller's for add_reading) ------------------------
     def add_reading(self, reading: OpenInterest) -> None:
@@ -80,7 +81,8 @@ class LevelsTracker:
                 break
             self._waiting.setdefault(reading.symbol, []).append(reading)
         for symbol in symbols:
-            live = self._books.get(symbol) or self._seed(symbol)
+            live = self._books.get(symbol)
+            live = (live and self._older_seed(symbol, live)) or live or self._seed(symbol)
             readings = self._waiting.pop(symbol, [])
             if live is None:
                 if readings:  # kept for when the book can start
@@ -137,7 +139,8 @@ class LevelsTracker:
                     book.add_open_interest(item.time_ms, item.open_interest, price)
                     live.last_reading_ms = item.time_ms
                     self.readings_fed += 1
-                live.version += 1
+            self._serial += 1
+            live.version = self._serial  # unique across rebuilt books (readers' cache keys)
         return unpriced
 
     def _price_now(self, symbol: str) -> float | None:
@@ -160,6 +163,30 @@ class LevelsTracker:
             return None
         self._books[symbol] = live
         return live
+
+    def _older_seed(self, symbol: str, live: _Live) -> _Live | None:
+        """A young book (started less than the warm-up before its newest bar) is built again
+        from the store once the store holds candles from an hour or more before its start (the
+        backfill reached the symbol after the book started); None while nothing better."""
+        store, started = self._store(), live.book.started_ms
+        warmup = int(self.settings.levels_warmup_hours * HOUR_MS)
+        now = self._wall_ms()
+        if store is None or started is None or live.last_bar_ms - started >= warmup - 3 * HOUR_MS:
+            return None
+        if now - self._seed_tried.get(symbol, -RETRY_SEED_MS) < RETRY_SEED_MS:
+            return None
+        self._seed_tried[symbol] = now
+        newest = store.last_time("candles", symbol, "1m")
+        end = (newest or 0) + MINUTE_MS
+        first = store.candles(symbol, "1m", end - warmup, end, 1)
+        if not first or first[0].open_time_ms > started - HOUR_MS:
+            return None
+        layout = live.book.layout
+        fresh = _Live(LevelsBook(layout, self.settings.levels_oi_gap_minutes * 60_000.0), -1, -1)
+        if not self._seed_from_store(store, symbol, fresh):
+            return None
+        self._books[symbol] = fresh
+        return fresh
 
     def _seed_from_store(self, store, symbol: str, live: _Live) -> bool:
         newest = store.last_time("candles", symbol, "1m")
@@ -188,6 +215,14 @@ class LevelsTracker:
             return None
         with self._lock:
             return live.book.snapshot(row_buckets)
+
+    def unknown_share(self, symbol: str) -> float:
+        """Share of the live book's open interest at unknown levels (1 before it started)."""
+        live = self._books.get(symbol)
+        if live is None:
+            return 1.0
+        with self._lock:
+            return live.book.unknown_share()
 
     def version(self, symbol: str) -> int:
         live = self._books.get(symbol)
