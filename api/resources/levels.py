@@ -126,7 +126,7 @@ class LevelsBody(BaseModel):
         description="[x_index, y_index, usd] of every grid cell of at least 1 USD (Coinglass): "
         "x indexes price_candlesticks, y indexes y_axis."
     )
-    price_candlesticks: list[list[int | str | None]] = Field(
+    price_candlesticks: list[list[Any]] = Field(
         description="[time (epoch s), open, high, low, close, volume USD] (Coinglass)."
     )
     grid: dict[str, Any] = Field(description="The grid per side (long_usd, short_usd).")
@@ -139,7 +139,7 @@ class LevelsBody(BaseModel):
 class CoinglassData(BaseModel):
     y_axis: list[float]
     liquidation_leverage_data: list[list[int]]
-    price_candlesticks: list[list[int | str | None]]
+    price_candlesticks: list[list[Any]]
 
 
 class CoinglassBody(BaseModel):
