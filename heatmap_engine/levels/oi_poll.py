@@ -96,7 +96,9 @@ class OpenInterestPoller:
         self._turn = 0
 
     def run(self) -> None:
-        if not self.settings.levels_oi_poll_seconds:
+        """Until the stop event; the first request waits one spacing (start-up belongs to the
+        universe and the backfill)."""
+        if self._stop.wait(self.settings.spacing(len(self.symbols()))):
             return
         while not self._stop.is_set():
             symbols = self.symbols()

@@ -46,10 +46,14 @@ class LevelsRuntime:
             source.live = self.tracker
 
     def loops(self) -> dict[str, Callable[[], None]]:
-        """Thread name -> loop (none when ``HEATMAP_LEVELS_LIVE=0``)."""
+        """Thread name -> loop (none when ``HEATMAP_LEVELS_LIVE=0``; no poller when
+        ``HEATMAP_LEVELS_OI_POLL_SECONDS=0``)."""
         if not self.settings.levels_live:
             return {}
-        return {"heatmap-levels": self.run_tracker, "heatmap-levels-oi": self.poller.run}
+        loops = {"heatmap-levels": self.run_tracker}
+        if self.settings.levels_oi_poll_seconds:
+            loops["heatmap-levels-oi"] = self.poller.run
+        return loops
 
     def _reading(self, reading: OpenInterest) -> None:
         self.tracker.add_reading(reading)
