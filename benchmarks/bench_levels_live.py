@@ -123,8 +123,8 @@ def api_30d(runs: int) -> None:
                                ("map", "/api/levels/BTCUSDT/map?range=30d")):  # fmt: skip
                 cold = []
                 for _ in range(runs):
-                    service.levels._cache.clear()
-                    app.server.extensions["heatmap_api"].bodies.cache.clear()
+                    service.levels.clear_cache()
+                    app.server.extensions.pop("heatmap_levels_bodies", None)
                     t = time.perf_counter()
                     response = client.get(url)
                     cold.append((time.perf_counter() - t) * 1000)

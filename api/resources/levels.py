@@ -1,12 +1,16 @@
 """``/api/levels/{symbol}`` and ``.../map``: the estimated liquidation levels (the model of
 ``heatmap_engine.levels``, read through ``HeatmapService.levels``).
 
-A body is serialised once per (route, symbol, parameters, data version): the data version is the
-newest stored candle and open-interest reading of the symbol, so the same request between two
-new bars is a cache hit (``api.caching``). Too little stored data for the range (a symbol the
-store has nothing for, an ``at`` before anything stored) is a 404 that says what is missing; a
-range that reaches past what is stored is answered with what is stored, and ``data_quality``
-says how much of the range it covers.
+A body of the range ending now is serialised once per (route, symbol, parameters, data version):
+the data version is the newest stored candle and open-interest readings of the symbol and what
+its live book was fed, so the same request between two new bars is a cache hit. Levels bodies
+are large (a 30-day body is about 5 MB), so they are kept in their own LRU bounded by bytes
+(``BODY_BYTES``), not in the shared body cache; a body with ``at`` is not kept (its result is,
+by ``LevelsSource``) and is sent with ``no-cache`` and an ETag, as a past heatmap is
+(``api.levels_bodies``). Too little stored data for the range (a symbol the store has nothing
+for, an ``at`` before anything stored) is a 404 that says what is missing; a range that reaches
+past what is stored is answered with what is stored, and ``data_quality`` says how much of the
+range it covers.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pydantic import BaseModel, Field, RootModel
 
 from api.context import ApiContext, history_store
 from api.envelope import ApiError
+from api.levels_bodies import respond as _respond
 from api.levels_payload import coinglass_payload, levels_payload, profile_payload
 from api.operations import Operation, Reply, Resource
 from api.query import Query
@@ -40,7 +45,7 @@ _RANGE_DOC = (
 LEVELS_CACHE_HEADERS = {
     "ETag": ETAG,
     "Cache-Control": {
-        "description": "public, max-age=HEATMAP_API_MAX_AGE.",
+        "description": "public, max-age=HEATMAP_API_MAX_AGE (no-cache with at).",
         "schema": {"type": "string"},
     },
 }
@@ -203,7 +208,7 @@ def _key(ctx: ApiContext, route: str, symbol: str, *parts: Any) -> str:
 def levels(ctx: ApiContext, query: LevelsQuery, symbol: str) -> Response:
     """The estimated levels of a range: the grid, predictions, profile, assumptions, quality."""
     _check_at(ctx, symbol, query.at)
-    key = _key(ctx, "levels", symbol, query.range, query.preset, query.at, query.format)
+    key = _key(ctx, "levels", symbol, query.range, query.preset, query.format)
 
     def build() -> dict[str, Any]:
         result = _result(ctx, symbol, query, query.at)
@@ -211,7 +216,7 @@ def levels(ctx: ApiContext, query: LevelsQuery, symbol: str) -> Response:
             return {"success": True, **coinglass_payload(result)}
         return levels_payload(result)
 
-    return ctx.bodies.respond(key, build)
+    return _respond(ctx, None if query.at is not None else key, build)
 
 
 def levels_map(ctx: ApiContext, query: MapQuery, symbol: str) -> Response:
@@ -233,7 +238,7 @@ def levels_map(ctx: ApiContext, query: MapQuery, symbol: str) -> Response:
             "data_quality": body["data_quality"],
         }
 
-    return ctx.bodies.respond(key, build)
+    return _respond(ctx, key, build)
 
 
 RESOURCE = Resource("levels", (

@@ -44,7 +44,7 @@ LIVE_NOTE = (
     "the profile is the live book's (fed every closed candle and polled open-interest reading "
     "since the service started), not the run's"
 )
-CACHE_SIZE = 64
+CACHE_BYTES = 64 * 2**20  # results kept, at most (a 30-day result is about 5 MB of arrays)
 StoreGetter = Callable[[], Any]  # -> the SqliteStore, or None when history is off
 
 
@@ -56,7 +56,7 @@ class LevelsSource:
         store: StoreGetter,
         settings: LevelsSettings | None = None,
         *,
-        cache_size: int = CACHE_SIZE,
+        cache_bytes: int = CACHE_BYTES,
     ) -> None:
         self._store = store
         self.settings = settings or LevelsSettings.from_env()
@@ -64,8 +64,8 @@ class LevelsSource:
             self.table: BracketTable = load_brackets(self.settings.levels_brackets_file or None)
         except BracketFileError as exc:
             raise ConfigError(f"HEATMAP_LEVELS_BRACKETS_FILE: {exc}") from None
-        self._cache: OrderedDict[tuple, LevelsResult] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache: OrderedDict[tuple, tuple[LevelsResult, int]] = OrderedDict()
+        self._cache_bytes, self._cached_bytes = cache_bytes, 0
         self._lock = threading.Lock()
         self.runs = 0  # runs of the model (cache misses)
         self.live = None  # the LevelsTracker of a running service (heatmap_engine.levels.runtime)
@@ -85,15 +85,28 @@ class LevelsSource:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
-                return hit
+                return hit[0]
         result = self._run(store, symbol, range_name, settings, at_ms)
         if at_ms is None:
             result = self._with_live_profile(result)
-        with self._lock:
-            self._cache[key] = result
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        self._keep(key, result)
         return result
+
+    def _keep(self, key: tuple, result: LevelsResult) -> None:
+        """Into the cache, the least recently used results leaving beyond ``cache_bytes``."""
+        size = result_bytes(result)
+        with self._lock:
+            if key in self._cache:
+                self._cached_bytes -= self._cache.pop(key)[1]
+            self._cache[key] = (result, size)
+            self._cached_bytes += size
+            while self._cached_bytes > self._cache_bytes and len(self._cache) > 1:
+                self._cached_bytes -= self._cache.popitem(last=False)[1][1]
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+            self._cached_bytes = 0
 
     # -- helpers readers may use ------------------------------------------------------------
     def preset_settings(self, preset: str) -> LevelsSettings:
@@ -163,6 +176,12 @@ class LevelsSource:
             range_name=range_name,
             table=self.table,
         )
+
+
+def result_bytes(result: LevelsResult) -> int:
+    """The arrays a result holds (what its cache entry costs)."""
+    parts = (result.grid, result.predictions, result.profile)
+    return sum(v.nbytes for part in parts for v in vars(part).values() if hasattr(v, "nbytes"))
 
 
 def check_range(range_name: str) -> None:

@@ -91,7 +91,9 @@ def test_map_cumulative_curves_are_running_sums_of_the_buckets(history_client, c
 
 def test_a_past_at_ends_the_range_there(history_client, stored):
     at = stored.now_ms - 6 * 3_600_000
-    body = get_ok(history_client, f"/api/levels/BTCUSDT?range=12h&at={at}")
+    response = history_client.get(f"/api/levels/BTCUSDT?range=12h&at={at}")
+    assert response.headers["Cache-Control"] == "no-cache"  # as a past heatmap: revalidate
+    body = response.get_json()
     assert body["at_ms"] == at
     assert body["predicted_liquidations"][-1]["time_ms"] < at
 

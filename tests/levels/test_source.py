@@ -73,3 +73,13 @@ def test_history_off_is_said():
     source = LevelsSource(lambda: None, LevelsSettings.from_env({}))
     with pytest.raises(LevelsInputError, match="HEATMAP_HISTORY"):
         source.result("BTCUSDT", "24h", "all")
+
+
+def test_the_cache_is_bounded_by_the_bytes_of_its_results(store):
+    fill_store(store, "BTCUSDT", 2 * 1440)
+    source = LevelsSource(lambda: store, LevelsSettings.from_env({}), cache_bytes=1)
+    first = source.result("BTCUSDT", "12h", "all")
+    assert source.result("BTCUSDT", "12h", "all") is first  # the newest always stays
+    source.result("BTCUSDT", "24h", "all")  # pushes the 12h result out
+    assert source.result("BTCUSDT", "12h", "all") is not first
+    assert source.runs == 3
