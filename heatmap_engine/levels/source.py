@@ -38,6 +38,7 @@ RANGE_INTERVALS = {
     "180d": "2h",
     "1y": "4h",
 }
+STORED_INTERVALS = ("1m", "5m", "1h")  # candles a store may keep, finest first
 OI_PERIODS = ("5m", "live")  # stored openInterestHist, and the poller's readings
 LIVE_PERIOD = "live"
 LIVE_NOTE = (
@@ -190,12 +191,22 @@ def check_range(range_name: str) -> None:
 
 
 def read_bars(store, symbol: str, interval: str, start_ms: int, end_ms: int) -> Bars:
-    """Closed stored 1m candles opening in ``[start, end)``, as bars of ``interval`` (only the
-    whole ones that end by ``end``)."""
-    minute = INTERVAL_MS["1m"]
-    limit = (end_ms - start_ms) // minute + 1
-    rows = [c for c in store.candles(symbol, "1m", start_ms, end_ms, limit) if c.closed]
+    """Closed stored candles opening in ``[start, end)`` as bars of ``interval`` (only whole
+    ones that end by ``end``): 1m candles, and before the first of them the coarser stored
+    intervals that divide ``interval`` (``STORED_INTERVALS``: a store that keeps 5m and 1h
+    candles longer than 1m ones serves the long ranges with them)."""
     step = INTERVAL_MS[interval]
+    rows: list = []
+    stop = end_ms
+    for stored in STORED_INTERVALS:
+        size = INTERVAL_MS[stored]
+        if size > step or step % size or stop <= start_ms:
+            continue
+        part = store.candles(symbol, stored, start_ms, stop, (stop - start_ms) // size + 1)
+        part = [c for c in part if c.closed]
+        if part:
+            rows = part + rows
+            stop = part[0].open_time_ms
     candles = rows if interval == "1m" else aggregate_candles(rows, interval)
     candles = [c for c in candles if c.closed and c.open_time_ms + step <= end_ms]
     if len(candles) < 2:

@@ -6,6 +6,7 @@ import pytest
 from levels.support import DAY_T0 as T0
 from levels.support import MINUTE, fill_store
 
+from heatmap_engine.candles import aggregate_candles
 from heatmap_engine.history.sqlite_store import SqliteStore
 from heatmap_engine.levels import LevelsInputError, LevelsSettings
 from heatmap_engine.levels.source import LevelsSource
@@ -83,3 +84,24 @@ def test_the_cache_is_bounded_by_the_bytes_of_its_results(store):
     source.result("BTCUSDT", "24h", "all")  # pushes the 12h result out
     assert source.result("BTCUSDT", "12h", "all") is not first
     assert source.runs == 3
+
+
+def test_long_ranges_use_coarser_stored_candles_before_the_first_minute(store, source, tmp_path):
+    """A store that keeps hourly candles longer than 1m ones: a 90-day range (1h bars) runs on
+    the hourly ones before the first 1m candle and on 1m ones (aggregated) after it."""
+    market = SqliteStore(tmp_path / "market.sqlite3")  # 21 days of 1m candles, 5m readings
+    fill_store(market, "BTCUSDT", 21 * 1440)
+    split = T0 + 20 * 1440 * MINUTE
+    minutes = market.candles("BTCUSDT", "1m", T0, split + 1440 * MINUTE, 21 * 1440)
+    readings = market.open_interest("BTCUSDT", "5m", T0, split + 1440 * MINUTE, 10_000)
+    market.close()
+    store.write_batch(
+        [],
+        candles=aggregate_candles([c for c in minutes if c.open_time_ms < split], "1h")
+        + [c for c in minutes if c.open_time_ms >= split],  # the last day kept as 1m
+        open_interest=[("5m", r) for r in readings],
+    )
+    result = source.result("BTCUSDT", "90d", "all")
+    assert result.assumptions.candle_interval_ms == 60 * MINUTE
+    assert result.assumptions.candles_used == 21 * 24
+    assert result.quality.candle_coverage == pytest.approx(21 / 90, abs=0.01)
