@@ -113,6 +113,7 @@ def test_open_interest_and_closed_candles_reach_the_live_book_and_the_api(
         clock.ms = base + MINUTE
         wait_until(lambda: tracker.readings_fed >= 2, timeout=15)
         body = wait_until(lambda: _map_after(client, base + MINUTE), timeout=15)
+        levels = client.get("/api/levels/BTCUSDT?range=12h").get_json()
     finally:
         fake.stop()
     assert body["source"] == "live"
@@ -121,6 +122,8 @@ def test_open_interest_and_closed_candles_reach_the_live_book_and_the_api(
     row = next(b for b in body["profile"]["buckets"] if b["price_low"] <= lp < b["price_high"])
     assert row["tiers"]["25x"]["long_usd"] == pytest.approx(expected, rel=1e-6)
     assert row["tiers"]["25x"]["short_usd"] == 0  # every taker bought: no shorts opened
+    same = next(b for b in levels["profile"]["buckets"] if b["price_low"] <= lp < b["price_high"])
+    assert same["tiers"]["25x"]["long_usd"] == pytest.approx(expected, rel=1e-6)  # /api/levels
     unknown = body["profile"]["unknown_levels"]
     assert unknown["long_usd"] == pytest.approx(500 * P) == unknown["short_usd"]
     total_long = sum(b["long_usd"] for b in body["profile"]["buckets"])
