@@ -35,6 +35,8 @@ from heatmap_engine.feed import LiveFeed
 from heatmap_engine.feed_group import FeedGroup
 from heatmap_engine.history.runtime import HistoryRuntime
 from heatmap_engine.history.writer import HistoryWriter
+from heatmap_engine.levels.runtime import LevelsRuntime
+from heatmap_engine.levels.source import LevelsSource
 from heatmap_engine.models import Snapshot
 from heatmap_engine.network import Reachability, host_of
 from heatmap_engine.recording import Recorder
@@ -101,6 +103,10 @@ class HeatmapService:
         self.started_at: float | None = None
         self.history: HistoryRuntime | None = None
         self._stopped: bool | None = None  # stop()'s answer once it was called
+        self._levels = LevelsSource(self._history_store)  # reads HEATMAP_LEVELS_* (fails fast)
+        self.levels_live = LevelsRuntime(self._levels, self.rest, lambda: self.engine.symbols,
+                                         self.engine.state.recent_candles, self._history_writer,
+                                         wall_clock_ms, self._stop)  # fmt: skip
 
     # -- lifecycle --------------------------------------------------------------------------
     def _live_feed(self, sink: Callable[[tuple[Event, ...]], None]) -> MessageSource:
@@ -165,6 +171,8 @@ class HeatmapService:
                 symbols=lambda: self.engine.symbols,
                 reconnects=lambda: self.source.status().get("reconnects", 0),
             )
+        for name, loop in self.levels_live.loops().items():
+            self._spawn(name, loop)
         return self
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
@@ -299,6 +307,17 @@ class HeatmapService:
     def snapshot(self, symbol: str) -> Snapshot | None:
         return self.engine.snapshot(symbol)
 
+    @property
+    def levels(self) -> LevelsSource:
+        """The estimated liquidation levels (``heatmap_engine.levels.source``)."""
+        return self._levels
+
+    def _history_store(self):
+        return self.history.store if self.history is not None else None
+
+    def _history_writer(self):
+        return self.history.writer.submit if self.history is not None else None
+
     def snapshots(self) -> dict[str, Snapshot]:
         return self.engine.snapshots()
 
@@ -383,6 +402,7 @@ class HeatmapService:
             "engine": self.engine.status(),
             "rest": self._rest_status(),
             "history": self.history.status() if self.history is not None else None,
+            "levels": self.levels_live.status(),
             "threads": self.threads(),
             "loop_failures": self.failures.as_dict(),
             "parameters": {
