@@ -32,7 +32,7 @@ def output(values: list, component: str):
 
 def test_the_visible_view_and_the_cards_are_rendered_the_rest_is_left(make_service):
     service = make_service()
-    values = render_views(service, ViewState("BTCUSDT"), None, {})
+    values = render_views(service, ViewState("BTCUSDT", view="heatmap"), None, {})
     heatmap = output(values, ids.HEATMAP_GRAPH)
     assert heatmap["layout"]["uirevision"] == "heatmap:BTCUSDT"
     assert sum(len(t["y"]) for t in heatmap["data"] if t["type"] == "bar") == len(
@@ -48,7 +48,7 @@ def test_the_visible_view_and_the_cards_are_rendered_the_rest_is_left(make_servi
 
 def test_an_unchanged_snapshot_sends_nothing_and_new_data_sends_again(make_service, now_ms):
     service = make_service()
-    state = ViewState("BTCUSDT")
+    state = ViewState("BTCUSDT", view="heatmap")
     first = render_views(service, state, None, {})
     rendered = output(first, ids.RENDERED)
     with pytest.raises(PreventUpdate):
@@ -70,8 +70,8 @@ def test_an_unchanged_snapshot_sends_nothing_and_new_data_sends_again(make_servi
 
 def test_another_symbol_gets_a_whole_figure(make_service):
     service = make_service()
-    rendered = output(render_views(service, ViewState("BTCUSDT"), None, {}), ids.RENDERED)
-    values = render_views(service, ViewState("1000PEPEUSDT"), None, rendered)
+    rendered = output(render_views(service, ViewState("BTCUSDT", view="heatmap"), None, {}), ids.RENDERED)
+    values = render_views(service, ViewState("1000PEPEUSDT", view="heatmap"), None, rendered)
     figure = output(values, ids.HEATMAP_GRAPH)
     assert isinstance(figure, dict) and figure["layout"]["uirevision"] == "heatmap:1000PEPEUSDT"
     assert output(values, ids.RENDERED)["heatmap.uirevision"] == "heatmap:1000PEPEUSDT"
@@ -79,7 +79,7 @@ def test_another_symbol_gets_a_whole_figure(make_service):
 
 def test_switching_view_renders_only_the_new_one(make_service):
     service = make_service()
-    first = render_views(service, ViewState("BTCUSDT"), None, {})
+    first = render_views(service, ViewState("BTCUSDT", view="heatmap"), None, {})
     values = render_views(service, ViewState("BTCUSDT", view="table"), None,
                           output(first, ids.RENDERED))  # fmt: skip
     assert output(values, ids.HEATMAP_GRAPH) is no_update
@@ -146,7 +146,7 @@ def test_a_moved_control_writes_the_url_and_leaves_the_controls(make_service):
 
 def test_a_click_pins_the_band_and_the_panel_follows_the_snapshot(make_service):
     service = make_service(history=False)
-    state = ViewState("BTCUSDT").to_dict()
+    state = ViewState("BTCUSDT", view="heatmap").to_dict()
     strongest = max(service.snapshot("BTCUSDT").clusters, key=lambda c: c.strength)
     pinned = pin_from_click({"points": [{"customdata": strongest.cluster_id}]}, state)
     assert pinned == {"symbol": "BTCUSDT", "cluster_id": strongest.cluster_id}
@@ -162,7 +162,7 @@ def test_a_click_pins_the_band_and_the_panel_follows_the_snapshot(make_service):
 
 def test_the_ladder_puts_the_price_between_the_sides(make_service):
     service = make_service(history=False)
-    rows = ladder_for(service, ViewState("BTCUSDT").to_dict())
+    rows = ladder_for(service, ViewState("BTCUSDT", view="heatmap").to_dict())
     classes = [row.className.split()[0] for row in rows]
     price_at = classes.index("hm-ladder-price")
     assert classes.count("hm-ladder-price") == 1
@@ -234,7 +234,7 @@ def _post(client, dash_app, output_contains: str, values: dict):
 
 def test_the_refresh_over_http_answers_204_when_nothing_changed(dash_app):
     client = dash_app.server.test_client()
-    values = {f"{ids.STATE}.data": ViewState("BTCUSDT").to_dict(), f"{ids.RENDERED}.data": {}}
+    values = {f"{ids.STATE}.data": ViewState("BTCUSDT", view="heatmap").to_dict(), f"{ids.RENDERED}.data": {}}
     first = _post(client, dash_app, f"{ids.HEATMAP_GRAPH}.figure", values)
     assert first.status_code == 200
     response = first.get_json()["response"]

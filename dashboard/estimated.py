@@ -1,0 +1,213 @@
+"""Heatmap (estimated): where the leveraged positions open now would be liquidated, over time
+and price, as Coinglass draws it (pure: a ``LevelsResult`` in, a figure dict out).
+
+A heatmap of the estimated standing notional per cell (dark to bright, ``Viridis``) on the
+fixed, quantised colour scale of ``levels_grid``, the candles of the same columns on top, the
+current price, and on request the realized layer over it: the liquidations that happened (the
+dots of the realized time × price view) and the current realized clusters (bands). Hover: the
+time, the price, the estimated long and short notional and the leverage tiers that reach the
+cell. The chart says plainly that it is an estimate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dashboard import theme
+from dashboard.levels_grid import (
+    LEVELS,
+    Cells,
+    ColourScale,
+    cell_levels,
+    screen_cells,
+    tier_names,
+)
+from dashboard.points import Points, at_most
+from dashboard.timeline import MAX_MARKERS, band_shapes, marker_trace
+from heatmap_engine.levels.results import LevelsResult
+from heatmap_engine.models import Cluster
+
+COLOURS = "Viridis"
+CANDLE_LINE = "#e8edf3"
+LEGEND_STEPS = 5  # colour-bar ticks: 0, 20, … 100 % of the fixed maximum
+ESTIMATE_NOTE = "Estimate: modelled from candles and open interest, not observed"
+
+
+@dataclass(frozen=True, slots=True)
+class EstimatedOptions:
+    """What the estimated view shows: the model's run and the overlays."""
+
+    symbol: str
+    range_name: str = "24h"
+    preset: str = "all"
+    threshold_pct: float = 5.0  # cells below this share of the scale's maximum are hidden
+    show_dots: bool = False  # the realized liquidations
+    show_bands: bool = False  # the realized clusters
+
+    @property
+    def scale_key(self) -> str:
+        """What the colour scale is fixed for: it changes only when this does."""
+        return f"{self.symbol}|{self.range_name}|{self.preset}"
+
+    @property
+    def uirevision(self) -> str:
+        return f"estimated:{self.scale_key}"
+
+
+def significant(values: np.ndarray, digits: int = 3) -> np.ndarray:
+    """Whole dollars rounded to ``digits`` significant digits (what the hover shows)."""
+    values = np.asarray(values, dtype=np.float64)
+    safe = np.where(values > 0, values, 1.0)
+    unit = 10.0 ** (np.floor(np.log10(safe)) - (digits - 1))
+    return np.where(values > 0, np.round(values / np.maximum(unit, 1.0)) * np.maximum(unit, 1.0), 0)
+
+
+def _hover(decimals: int) -> str:
+    return (
+        "<b>Estimated standing</b><br>%{x|%Y-%m-%d %H:%M} UTC · %{y:,."
+        f"{decimals}f}}<br>Long %{{customdata[0]:$,.3~s}} · Short %{{customdata[1]:$,.3~s}}"
+        "<br>Tiers: %{customdata[2]}<extra>estimate</extra>"
+    )
+
+
+def _customdata(cells: Cells, levels: np.ndarray, tiers) -> list:
+    """(rows, columns) of [long, short, tiers] for shown cells; 0 for hidden ones (not
+    hovered: ``hoverongaps`` is off), so hidden cells cost two bytes."""
+    longs, shorts = significant(cells.long_usd).T.tolist(), significant(cells.short_usd).T.tolist()
+    names = tier_names(cells, tiers).T.tolist()
+    shown = (~np.isnan(levels)).T.tolist()
+    return [
+        [[int(a), int(b), t] if s else 0 for a, b, t, s in zip(la, lb, lt, ls, strict=True)]
+        for la, lb, lt, ls in zip(longs, shorts, names, shown, strict=True)
+    ]
+
+
+def colour_bar(scale: ColourScale) -> dict[str, Any]:
+    """The fixed USD legend under the chart, saying that it is fixed."""
+    ticks = [LEVELS * i // LEGEND_STEPS for i in range(LEGEND_STEPS + 1)]
+    text = [theme.fmt_usd(scale.zmax * t / LEVELS) for t in ticks]
+    text[-1] = f"≥ {text[-1]}"
+    return {
+        "orientation": "h", "x": 0.0, "xanchor": "left", "y": -0.06, "yanchor": "top",
+        "len": 0.6, "lenmode": "fraction", "thickness": 10, "outlinewidth": 0,
+        "tickvals": ticks, "ticktext": text, "tickfont": {"color": theme.MUTED, "size": 10},
+        "title": {"text": "Estimated USD per cell · fixed scale (changes with symbol, range or "
+                  "preset)", "side": "top", "font": {"color": theme.MUTED, "size": 10}},
+    }  # fmt: skip
+
+
+def heatmap_trace(cells: Cells, levels: np.ndarray, scale: ColourScale, tiers, decimals: int):
+    z = [[None if v != v else int(v) for v in row] for row in levels.T.tolist()]
+    return {
+        "type": "heatmap",
+        "name": "Estimated levels",
+        "x": cells.middle_ms.tolist(),
+        "y": [float(f"{p:.8g}") for p in cells.price_mid.tolist()],
+        "z": z,
+        "zmin": 0,
+        "zmax": LEVELS,
+        "zauto": False,
+        "colorscale": COLOURS,
+        "colorbar": colour_bar(scale),
+        "hoverongaps": False,
+        "customdata": _customdata(cells, levels, tiers),
+        "hovertemplate": _hover(decimals),
+        "showlegend": False,
+    }
+
+
+def candle_trace(cells: Cells) -> dict[str, Any]:
+    return {
+        "type": "candlestick",
+        "name": "Price",
+        "x": cells.middle_ms.tolist(),
+        "open": cells.open.tolist(),
+        "high": cells.high.tolist(),
+        "low": cells.low.tolist(),
+        "close": cells.close.tolist(),
+        "increasing": {"line": {"color": CANDLE_LINE, "width": 1}, "fillcolor": theme.BACKGROUND},
+        "decreasing": {"line": {"color": CANDLE_LINE, "width": 1}, "fillcolor": CANDLE_LINE},
+        "whiskerwidth": 0,
+        "showlegend": False,
+        "hoverinfo": "skip",
+    }
+
+
+def _realized(points: Points, cells: Cells, decimals: int) -> list[dict[str, Any]]:
+    start, end = int(cells.time_ms[0]), int(cells.time_ms[-1] + cells.column_ms)
+    inside = points.between(start, end)
+    merged = at_most(inside, MAX_MARKERS, cells.column_ms)
+    largest = float(merged.notionals.max()) if len(merged) else 0.0
+    return [
+        marker_trace(side, merged.of_side(side), largest, merged is not inside, decimals)
+        for side in ("long", "short")
+    ]
+
+
+def _layout(options: EstimatedOptions) -> dict[str, Any]:
+    layout = theme.base_layout(options.uirevision)
+    layout["margin"] = {"l": 8, "r": 8, "t": 24, "b": 64}
+    layout["xaxis"].update(type="date", rangeslider={"visible": False}, automargin=True)
+    layout["yaxis"].update(
+        side="right", tickformat=",", ticks="outside", ticklen=3, automargin=True
+    )
+    layout["plot_bgcolor"] = theme.BACKGROUND
+    layout["showlegend"] = True
+    return layout
+
+
+def _corner(text: str, y: float = 1.0) -> dict[str, Any]:
+    return {
+        "text": text, "xref": "paper", "yref": "paper", "x": 0.005, "y": y, "xanchor": "left",
+        "yanchor": "top", "showarrow": False, "align": "left",
+        "font": {"color": theme.TEXT, "size": 11}, "bgcolor": "rgba(13,17,23,0.75)",
+        "borderpad": 3,
+    }  # fmt: skip
+
+
+def estimated_figure(
+    result: LevelsResult,
+    options: EstimatedOptions,
+    scale: ColourScale,
+    price: float | None = None,
+    realized: Points | None = None,
+    clusters: Sequence[Cluster] = (),
+    window_minutes: float = 60.0,
+    cells: Cells | None = None,
+) -> dict[str, Any]:
+    """The estimated heatmap of ``result`` on ``scale`` (see the module docstring)."""
+    cells = cells or screen_cells(result.grid)
+    price = result.profile.price if price is None else price
+    decimals = theme.price_decimals(price)
+    levels = cell_levels(cells.total_usd, scale.zmax, options.threshold_pct)
+    data = [heatmap_trace(cells, levels, scale, result.assumptions.tiers, decimals)]
+    data.append(candle_trace(cells))
+    if options.show_dots and realized is not None:
+        data += _realized(realized, cells, decimals)
+    layout = _layout(options)
+    shapes = band_shapes(clusters, window_minutes) if options.show_bands else []
+    line, tag = theme.price_tag(price)
+    shapes.append(line)
+    words = f"{ESTIMATE_NOTE} · preset {options.preset}"
+    if options.threshold_pct > 0:
+        words += f" · cells under {options.threshold_pct:g} % of the scale hidden"
+    annotations = [tag, _corner(words)]
+    notes = list(result.quality.notes)
+    if notes:
+        annotations.append(_corner("Data: " + "; ".join(notes), y=0.93))
+    layout.update(shapes=shapes, annotations=annotations)
+    return {"data": data, "layout": layout}
+
+
+def estimated_message(options: EstimatedOptions, text: str) -> dict[str, Any]:
+    """The view without a result: why (the feed, missing data), never a quiet-market text."""
+    layout = _layout(options)
+    layout["xaxis"]["visible"] = False
+    layout["yaxis"]["visible"] = False
+    layout["annotations"] = [theme.message(text)]
+    layout["shapes"] = []
+    return {"data": [], "layout": layout}
