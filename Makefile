@@ -33,6 +33,7 @@ test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
+	scripts/ensure-system.sh --bench
 	$(PY) benchmarks/run_all.py
 
 score: $(STAMP)

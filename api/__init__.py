@@ -15,7 +15,7 @@ from api.errors import install_guards
 from api.operations import API_BLUEPRINT, Resource, build_blueprint, unlimited_endpoints
 from api.public_status import PublicStatus
 from api.ratelimit import install_limiter
-from api.resources import candles, heatmap, liquidations, meta, open_interest
+from api.resources import candles, heatmap, levels, liquidations, meta, open_interest
 from api.secret import SecretKey
 from api.settings import ApiSettings
 from api.spec import DOCS_BLUEPRINT, register_docs
@@ -30,6 +30,7 @@ RESOURCES: tuple[Resource, ...] = (
     liquidations.RESOURCE,
     candles.RESOURCE,
     open_interest.RESOURCE,
+    levels.RESOURCE,
     meta.RESOURCE,
 )
 

@@ -35,6 +35,7 @@ from heatmap_engine.feed import LiveFeed
 from heatmap_engine.feed_group import FeedGroup
 from heatmap_engine.history.runtime import HistoryRuntime
 from heatmap_engine.history.writer import HistoryWriter
+from heatmap_engine.levels.source import LevelsSource
 from heatmap_engine.models import Snapshot
 from heatmap_engine.network import Reachability, host_of
 from heatmap_engine.recording import Recorder
@@ -101,6 +102,7 @@ class HeatmapService:
         self.started_at: float | None = None
         self.history: HistoryRuntime | None = None
         self._stopped: bool | None = None  # stop()'s answer once it was called
+        self._levels = LevelsSource(self._history_store)  # reads HEATMAP_LEVELS_* (fails fast)
 
     # -- lifecycle --------------------------------------------------------------------------
     def _live_feed(self, sink: Callable[[tuple[Event, ...]], None]) -> MessageSource:
@@ -298,6 +300,14 @@ class HeatmapService:
 
     def snapshot(self, symbol: str) -> Snapshot | None:
         return self.engine.snapshot(symbol)
+
+    @property
+    def levels(self) -> LevelsSource:
+        """The estimated liquidation levels (``heatmap_engine.levels.source``)."""
+        return self._levels
+
+    def _history_store(self):
+        return self.history.store if self.history is not None else None
 
     def snapshots(self) -> dict[str, Snapshot]:
         return self.engine.snapshots()

@@ -109,7 +109,7 @@ def load_brackets(override: str | Path | None = None) -> BracketTable:
     table = BracketTable(
         _entries(shipped["symbols"], SHIPPED.name),
         _rows(shipped["default"], "default"),
-        "shipped: protocol reference §4.3",
+        "shipped: heatmap_engine/levels/brackets.json (Binance's published bracket tables)",
         shipped["as_of"],
     )
     if not override:

@@ -1,0 +1,168 @@
+"""The readers' seam of the estimated levels: ``LevelsSource.result(symbol, range, preset, at)``.
+
+A result is a run of the model (``run_levels``) over what the history store holds: its 1m
+candles (closed ones only; aggregated to a coarser bar for the long ranges, ``RANGE_INTERVALS``,
+so a run never has more than about 3,000 bars) and its open-interest readings (the 5m
+``openInterestHist`` series the backfill stores, merged with the ``live`` readings that the
+open-interest poller stores while the service runs, ``heatmap_engine.levels.oi_poll``).
+
+Results are cached by (symbol, range, preset, at, data version), the data version being the
+newest stored candle and readings of the symbol: repeated calls between new bars cost three
+indexed ``MAX`` reads. ``at`` None is the range ending at the newest closed bar.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from heatmap_engine.candles import INTERVAL_MS, aggregate_candles
+from heatmap_engine.config import ConfigError
+from heatmap_engine.levels.brackets import BracketFileError, BracketTable, load_brackets
+from heatmap_engine.levels.results import LevelsResult
+from heatmap_engine.levels.run import HOUR_MS, RANGES_MS, run_levels
+from heatmap_engine.levels.series import Bars, LevelsInputError, Readings
+from heatmap_engine.levels.settings import PRESETS, LevelsSettings
+
+# the bar each range runs on: at most ~3,000 bars per run (1m candles are what is stored)
+RANGE_INTERVALS = {
+    "12h": "1m",
+    "24h": "1m",
+    "3d": "5m",
+    "7d": "5m",
+    "30d": "15m",
+    "90d": "1h",
+    "180d": "2h",
+    "1y": "4h",
+}
+OI_PERIODS = ("5m", "live")  # stored openInterestHist, and the poller's readings
+LIVE_PERIOD = "live"
+CACHE_SIZE = 64
+StoreGetter = Callable[[], Any]  # -> the SqliteStore, or None when history is off
+
+
+class LevelsSource:
+    """Results of the model for readers (the API, the dashboard), cached per data version."""
+
+    def __init__(
+        self,
+        store: StoreGetter,
+        settings: LevelsSettings | None = None,
+        *,
+        cache_size: int = CACHE_SIZE,
+    ) -> None:
+        self._store = store
+        self.settings = settings or LevelsSettings.from_env()
+        try:
+            self.table: BracketTable = load_brackets(self.settings.levels_brackets_file or None)
+        except BracketFileError as exc:
+            raise ConfigError(f"HEATMAP_LEVELS_BRACKETS_FILE: {exc}") from None
+        self._cache: OrderedDict[tuple, LevelsResult] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self.runs = 0  # runs of the model (cache misses)
+
+    # -- the seam ---------------------------------------------------------------------------
+    def result(
+        self, symbol: str, range_name: str, preset: str, at_ms: int | None = None
+    ) -> LevelsResult:
+        """The model's result for ``[at − range, at]`` (``at`` None: up to the newest closed
+        bar). ``LevelsInputError`` (one line) on an unknown range or preset, history off, or
+        too little stored data."""
+        settings = self.preset_settings(preset)
+        check_range(range_name)
+        store = self._require_store()
+        key = (symbol, range_name, settings.levels_preset, at_ms, self.data_version(symbol))
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        result = self._run(store, symbol, range_name, settings, at_ms)
+        with self._lock:
+            self._cache[key] = result
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return result
+
+    # -- helpers readers may use ------------------------------------------------------------
+    def preset_settings(self, preset: str) -> LevelsSettings:
+        if preset not in PRESETS:
+            raise LevelsInputError(f"preset {preset!r} is not one of {', '.join(PRESETS)}")
+        try:
+            return self.settings.with_preset(preset)
+        except ConfigError as exc:
+            raise LevelsInputError(str(exc)) from None
+
+    def data_version(self, symbol: str) -> tuple[int | None, ...]:
+        """The newest stored candle and readings of ``symbol`` (changes with every new bar)."""
+        store = self._require_store()
+        return (
+            store.last_time("candles", symbol, "1m"),
+            *(store.last_time("open_interest", symbol, period) for period in OI_PERIODS),
+        )
+
+    def _require_store(self):
+        store = self._store()
+        if store is None:
+            raise LevelsInputError(
+                "the estimated levels need the history store (HEATMAP_HISTORY=1): it is off"
+            )
+        return store
+
+    def _run(
+        self, store, symbol: str, range_name: str, settings: LevelsSettings, at_ms: int | None
+    ) -> LevelsResult:
+        end = at_ms
+        if end is None:
+            newest = store.last_time("candles", symbol, "1m")
+            if newest is None:
+                raise LevelsInputError(f"no candles stored for {symbol} yet")
+            end = newest + INTERVAL_MS["1m"]
+        start = end - RANGES_MS[range_name] - int(settings.levels_warmup_hours * HOUR_MS)
+        bars = read_bars(store, symbol, RANGE_INTERVALS[range_name], start, end)
+        readings = read_readings(store, symbol, start - 3 * HOUR_MS, end)
+        self.runs += 1
+        return run_levels(
+            bars,
+            readings,
+            settings,
+            symbol=symbol,
+            at_ms=at_ms,
+            range_name=range_name,
+            table=self.table,
+        )
+
+
+def check_range(range_name: str) -> None:
+    if range_name not in RANGES_MS:
+        raise LevelsInputError(f"range {range_name!r} is not one of {', '.join(RANGES_MS)}")
+
+
+def read_bars(store, symbol: str, interval: str, start_ms: int, end_ms: int) -> Bars:
+    """Closed stored 1m candles opening in ``[start, end)``, as bars of ``interval`` (only the
+    whole ones that end by ``end``)."""
+    minute = INTERVAL_MS["1m"]
+    limit = (end_ms - start_ms) // minute + 1
+    rows = [c for c in store.candles(symbol, "1m", start_ms, end_ms, limit) if c.closed]
+    step = INTERVAL_MS[interval]
+    candles = rows if interval == "1m" else aggregate_candles(rows, interval)
+    candles = [c for c in candles if c.closed and c.open_time_ms + step <= end_ms]
+    if len(candles) < 2:
+        raise LevelsInputError(
+            f"not enough candles stored for {symbol} in the range ({len(candles)} closed)"
+        )
+    return Bars.from_candles(candles)
+
+
+def read_readings(store, symbol: str, start_ms: int, end_ms: int) -> Readings:
+    """Stored open interest (every period in ``OI_PERIODS``) in ``[start, end]``."""
+    rows = []
+    for period in OI_PERIODS:
+        limit = (end_ms - start_ms) // 60_000 + 10
+        rows += store.open_interest(symbol, period, start_ms, end_ms + 1, limit)
+    if not rows:
+        raise LevelsInputError(f"no open interest stored for {symbol} in the range")
+    return Readings.from_models(sorted(rows, key=lambda r: r.time_ms))
