@@ -125,23 +125,28 @@ def test_without_history_the_map_uses_the_clusters(make_service):
 
 def test_url_sets_the_controls_and_canonicalises_itself(make_service):
     service = make_service(history=False)
-    values = from_url(service, "?symbol=pepe&view=table&refresh=2")
-    symbol, strength, distance, view, range_, interval, search, notice, state = values
+    values = from_url(service, "?symbol=pepe&view=table&refresh=2&preset=high")
+    symbol, strength, distance, view, range_, levels_range, preset, threshold, overlays = values[:9]
+    interval, search, notice, state = values[9:]
     assert (symbol, strength, distance, view, range_) == ("1000PEPEUSDT", 0.0, 10.0, "table", "1h")
+    assert (levels_range, preset, threshold, overlays) == ("24h", "high", 5.0, [])
     assert interval == 2000 and notice == ""
-    assert search == "?symbol=1000PEPEUSDT&view=table&refresh=2"
-    assert ViewState.from_dict(state) == ViewState("1000PEPEUSDT", view="table", refresh=2)
-    assert from_url(service, search)[6] is no_update  # already canonical: the URL stays
+    assert search == "?symbol=1000PEPEUSDT&view=table&refresh=2&preset=high"
+    assert ViewState.from_dict(state) == ViewState(
+        "1000PEPEUSDT", view="table", refresh=2, preset="high"
+    )
+    assert from_url(service, search)[10] is no_update  # already canonical: the URL stays
     unknown = from_url(service, "?symbol=zzz")
-    assert unknown[0] == "BTCUSDT" and "zzz" in unknown[7]
+    assert unknown[0] == "BTCUSDT" and "zzz" in unknown[11]
 
 
 def test_a_moved_control_writes_the_url_and_leaves_the_controls(make_service):
     current = ViewState("BTCUSDT", refresh=3).to_dict()
-    values = from_controls(current, "BTCUSDT", ("ETHUSDT", 0.4, 10.0, "heatmap", "1h"))
-    assert values[:6] == [no_update] * 6
-    assert values[6] == "?symbol=ETHUSDT&min_strength=0.4&refresh=3"
-    assert ViewState.from_dict(values[8]) == ViewState("ETHUSDT", 0.4, refresh=3)
+    moved = ("ETHUSDT", 0.4, 10.0, "heatmap", "1h", "24h", "all", 5.0, [])
+    values = from_controls(current, "BTCUSDT", moved)
+    assert values[:10] == [no_update] * 10
+    assert values[10] == "?symbol=ETHUSDT&min_strength=0.4&view=heatmap&refresh=3"
+    assert ViewState.from_dict(values[12]) == ViewState("ETHUSDT", 0.4, view="heatmap", refresh=3)
 
 
 def test_a_click_pins_the_band_and_the_panel_follows_the_snapshot(make_service):
