@@ -106,6 +106,6 @@ def render_estimated(
 def _stale(down: Outage) -> dict[str, Any]:
     return {
         "text": f"Not live: {down.headline}", "xref": "paper", "yref": "paper", "x": 0.005,
-        "y": 0.86, "xanchor": "left", "yanchor": "top", "showarrow": False,
+        "y": 0.78, "xanchor": "left", "yanchor": "top", "showarrow": False,
         "font": {"color": "#f0b429", "size": 11}, "bgcolor": "rgba(13,17,23,0.75)",
     }  # fmt: skip

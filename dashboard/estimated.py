@@ -33,8 +33,9 @@ from heatmap_engine.models import Cluster
 
 COLOURS = "Viridis"
 CANDLE_LINE = "#e8edf3"
-LEGEND_STEPS = 5  # colour-bar ticks: 0, 20, … 100 % of the fixed maximum
-ESTIMATE_NOTE = "Estimate: modelled from candles and open interest, not observed"
+LEGEND_STEPS = 4  # colour-bar ticks: 0, 25, … 100 % of the fixed maximum
+ESTIMATE_NOTE = "Estimate from candles and open interest, not observed"
+SCALE_NOTE = "Estimated USD per cell · fixed scale: kept until the symbol, range or preset change"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,17 +87,25 @@ def _customdata(cells: Cells, levels: np.ndarray, tiers) -> list:
     ]
 
 
+def short_usd(value: float) -> str:
+    """$0, $500k, $2.5M, $10M: a legend tick (round by construction: the scale is 1, 2 or 5 ×
+    10^k and its ticks a quarter of it)."""
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= limit:
+            return f"${value / limit:.4g}{suffix}"
+    return f"${value:.4g}"
+
+
 def colour_bar(scale: ColourScale) -> dict[str, Any]:
     """The fixed USD legend under the chart, saying that it is fixed."""
     ticks = [LEVELS * i // LEGEND_STEPS for i in range(LEGEND_STEPS + 1)]
-    text = [theme.fmt_usd(scale.zmax * t / LEVELS) for t in ticks]
+    text = [short_usd(scale.zmax * t / LEVELS) for t in ticks]
     text[-1] = f"≥ {text[-1]}"
     return {
-        "orientation": "h", "x": 0.0, "xanchor": "left", "y": -0.06, "yanchor": "top",
-        "len": 0.6, "lenmode": "fraction", "thickness": 10, "outlinewidth": 0,
+        "orientation": "h", "x": 0.0, "xanchor": "left", "y": -0.07, "yanchor": "top",
+        "len": 1.0, "lenmode": "fraction", "thickness": 8, "outlinewidth": 0,
         "tickvals": ticks, "ticktext": text, "tickfont": {"color": theme.MUTED, "size": 10},
-        "title": {"text": "Estimated USD per cell · fixed scale (changes with symbol, range or "
-                  "preset)", "side": "top", "font": {"color": theme.MUTED, "size": 10}},
+        "title": {"text": SCALE_NOTE, "side": "top", "font": {"color": theme.MUTED, "size": 10}},
     }  # fmt: skip
 
 
@@ -192,13 +201,13 @@ def estimated_figure(
     shapes = band_shapes(clusters, window_minutes) if options.show_bands else []
     line, tag = theme.price_tag(price)
     shapes.append(line)
-    words = f"{ESTIMATE_NOTE} · preset {options.preset}"
+    words = f"{ESTIMATE_NOTE}<br>preset {options.preset}"
     if options.threshold_pct > 0:
         words += f" · cells under {options.threshold_pct:g} % of the scale hidden"
     annotations = [tag, _corner(words)]
     notes = list(result.quality.notes)
     if notes:
-        annotations.append(_corner("Data: " + "; ".join(notes), y=0.93))
+        annotations.append(_corner("Data: " + "<br>".join(notes), y=0.9))
     layout.update(shapes=shapes, annotations=annotations)
     return {"data": data, "layout": layout}
 

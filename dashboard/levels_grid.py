@@ -13,8 +13,11 @@
   of the maximum) is hidden.
 - Tiers: a long level at price ``P`` from tier ``j`` was opened at ``P / (1 + d_j)`` (``d_j``
   the tier's liquidation distance, negative for longs); it can stand in a cell only if price
-  had traded there since the range began (the range's lowest low to highest high up to the
-  cell's column: price moves continuously). The hover names the tiers that pass.
+  had traded at such an entry since the range began (the range's lowest low to highest high up
+  to the cell's column: price moves continuously). The hover names the tiers that pass. It is
+  a reach, not a split of the cell's notional by tier: the model's grid sums its tiers (the
+  map's profile has the split for the book now). Levels from the warm-up before the range are
+  not seen by this rule.
 """
 
 from __future__ import annotations
@@ -138,12 +141,15 @@ def traded_extent(cells: Cells) -> tuple[np.ndarray, np.ndarray]:
 
 
 def reaching_tiers(cells: Cells, tiers: tuple[TierInfo, ...], side: str) -> np.ndarray:
-    """(tiers, columns, rows) bool: whether a level of the tier can stand in the cell."""
+    """(tiers, columns, rows) bool: whether a level of the tier can stand in the cell (the
+    entries that put a level inside the cell's price span overlap the prices traded)."""
     low, high = traded_extent(cells)
-    mid = cells.price_mid
     distance = [t.long_distance_pct if side == "long" else t.short_distance_pct for t in tiers]
-    entry = mid[None, :] / (1.0 + np.asarray(distance)[:, None] / 100.0)  # (tiers, rows)
-    return (entry[:, None, :] >= low[None, :, None]) & (entry[:, None, :] <= high[None, :, None])
+    factor = 1.0 + np.asarray(distance)[:, None] / 100.0  # (tiers, 1)
+    entry_low, entry_high = cells.price_low[None, :] / factor, cells.price_high[None, :] / factor
+    return (entry_high[:, None, :] >= low[None, :, None]) & (
+        entry_low[:, None, :] <= high[None, :, None]
+    )
 
 
 def tier_words(labels: list[str]) -> str:
@@ -184,6 +190,9 @@ def tier_names(cells: Cells, tiers: tuple[TierInfo, ...]) -> np.ndarray:
     unique, inverse = np.unique(longs * size + shorts, return_inverse=True)
     words = []
     for code in unique.tolist():
-        parts = (_side_words(code // size, labels, "long"), _side_words(code % size, labels, "short"))
+        parts = (
+            _side_words(code // size, labels, "long"),
+            _side_words(code % size, labels, "short"),
+        )
         words.append(" · ".join(p for p in parts if p))
     return np.asarray(words, dtype=object)[inverse.reshape(longs.shape)]

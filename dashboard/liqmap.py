@@ -123,7 +123,7 @@ def _bar(side: str, rows: Sequence[Bucket], decimals: int, overlay: bool = False
     label = f"{theme.SIDE_LABEL[side]}s liquidated"
     colour = theme.SIDE_COLOR[side]
     overlaid = {
-        "name": f"{label} (realized, own scale)", "yaxis": "y3",
+        "name": f"Realized {side}s (own scale)", "yaxis": "y3",
         "marker": {"color": theme.rgba(colour, 0.15), "line": {"width": 1.5, "color": colour}},
     } if overlay else {}  # fmt: skip
     return {
@@ -202,6 +202,7 @@ def _estimated(bars: ProfileBars, rows, layout: dict, decimals: int) -> list[dic
     layout["yaxis3"] = {"overlaying": "y", "visible": False, "rangemode": "tozero",
                         "fixedrange": True}  # fmt: skip
     layout["yaxis"]["title"] = {"text": "Estimated standing USD", "font": {"size": 11}}
+    layout["margin"]["t"] = 64  # two rows of legend above the plot (tiers, curves, realized)
     return data
 
 
@@ -229,7 +230,7 @@ def liquidation_map_figure(
     else:
         data = [_bar("long", rows, decimals), _bar("short", rows, decimals)]
     if estimated_note:
-        annotations.append(_corner_note(estimated_note, 0.005, "left", y=0.9))
+        annotations.append(_corner_note(estimated_note, 0.005, "left", y=0.99))
     if price is not None:
         if estimated is None:
             curves = cumulative(rows, price)

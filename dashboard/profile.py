@@ -113,7 +113,7 @@ def tier_traces(bars: ProfileBars, decimals: int) -> list[dict[str, Any]]:
         for side, values in (("long", bars.long_tiers[t]), ("short", bars.short_tiers[t])):
             keep = values > 0
             traces.append({
-                "type": "bar", "name": f"{name} (estimated)", "legendgroup": f"tier-{name}",
+                "type": "bar", "name": f"{name} est.", "legendgroup": f"tier-{name}",
                 "showlegend": side == "long", "x": bars.mid[keep].tolist(),
                 "y": np.round(values[keep], 2).tolist(),
                 "width": [w for w, k in zip(width, keep.tolist(), strict=True) if k],
@@ -125,24 +125,24 @@ def tier_traces(bars: ProfileBars, decimals: int) -> list[dict[str, Any]]:
 
 
 def curve_traces(bars: ProfileBars) -> list[dict[str, Any]]:
-    curves = cumulative(bars)
-    return [
-        {
-            "type": "scatter", "mode": "lines", "name": f"Cumulative {side} (estimated)",
-            "x": xy[0], "y": xy[1], "yaxis": "y2",
-            "line": {"color": theme.SIDE_COLOR[side], "width": 2, "shape": "hv"},
-            "hovertemplate": f"Estimated {side}s within reach: %{{y:$,.3s}}<extra></extra>",
-        }  # fmt: skip
-        for side, xy in zip(("long", "short"), curves, strict=True)
-    ]
+    return [_curve(side, xy) for side, xy in zip(("long", "short"), cumulative(bars), strict=True)]
+
+
+def _curve(side: str, xy: tuple[list, list]) -> dict[str, Any]:
+    return {
+        "type": "scatter", "mode": "lines", "name": f"Cum. {side} est.",
+        "x": xy[0], "y": xy[1], "yaxis": "y2",
+        "line": {"color": theme.SIDE_COLOR[side], "width": 2, "shape": "hv"},
+        "hovertemplate": f"Estimated {side}s within reach: %{{y:$,.3s}}<extra></extra>",
+    }  # fmt: skip
 
 
 def profile_note(bars: ProfileBars) -> str | None:
     """What the bars leave out: positions at unknown levels, levels on the wrong side."""
     parts = []
     if bars.unknown_usd > 0:
-        parts.append(f"{theme.fmt_usd(bars.unknown_usd)} at unknown levels (opened before the "
-                     "model saw them)")  # fmt: skip
+        parts.append(f"{theme.fmt_usd(bars.unknown_usd)} at unknown levels<br>(opened before "
+                     "the model saw them)")  # fmt: skip
     if bars.off_side_usd > 0:
         parts.append(f"{theme.fmt_usd(bars.off_side_usd)} on the far side of the price")
-    return "Not on the bars: " + "; ".join(parts) if parts else None
+    return "Not on the bars: " + "<br>".join(parts) if parts else None

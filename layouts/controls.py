@@ -20,9 +20,9 @@ from dashboard.state import (
     symbol_options,
 )
 from heatmap_engine.levels.settings import PRESETS
+from layouts import ids
 
 PRESET_LABELS = {"all": "All tiers", "high": "High leverage", "low": "Low leverage"}
-from layouts import ids
 
 
 def symbol_search(symbols: Sequence[str], state: ViewState) -> dcc.Dropdown:

@@ -70,7 +70,9 @@ def test_an_unchanged_snapshot_sends_nothing_and_new_data_sends_again(make_servi
 
 def test_another_symbol_gets_a_whole_figure(make_service):
     service = make_service()
-    rendered = output(render_views(service, ViewState("BTCUSDT", view="heatmap"), None, {}), ids.RENDERED)
+    rendered = output(
+        render_views(service, ViewState("BTCUSDT", view="heatmap"), None, {}), ids.RENDERED
+    )
     values = render_views(service, ViewState("1000PEPEUSDT", view="heatmap"), None, rendered)
     figure = output(values, ids.HEATMAP_GRAPH)
     assert isinstance(figure, dict) and figure["layout"]["uirevision"] == "heatmap:1000PEPEUSDT"
@@ -239,7 +241,10 @@ def _post(client, dash_app, output_contains: str, values: dict):
 
 def test_the_refresh_over_http_answers_204_when_nothing_changed(dash_app):
     client = dash_app.server.test_client()
-    values = {f"{ids.STATE}.data": ViewState("BTCUSDT", view="heatmap").to_dict(), f"{ids.RENDERED}.data": {}}
+    values = {
+        f"{ids.STATE}.data": ViewState("BTCUSDT", view="heatmap").to_dict(),
+        f"{ids.RENDERED}.data": {},
+    }
     first = _post(client, dash_app, f"{ids.HEATMAP_GRAPH}.figure", values)
     assert first.status_code == 200
     response = first.get_json()["response"]
