@@ -84,9 +84,8 @@ def render_estimated(
     scale = colour_scale(rendered.get(SCALE), options.scale_key, cells.total_usd)
     realized = None
     if options.show_dots:
-        realized = sources.liquidations(
-            service, state.symbol, result.at_ms - result.range_ms, result.at_ms
-        )
+        start = result.at_ms - result.range_ms
+        realized = sources.liquidations(service, state.symbol, start, sources.now_ms(service))
     clusters = snap.filtered(state.min_strength, state.max_distance) if snap else []
     figure = estimated_figure(
         result,

@@ -35,7 +35,9 @@ COLOURS = "Viridis"
 CANDLE_LINE = "#e8edf3"
 LEGEND_STEPS = 4  # colour-bar ticks: 0, 25, … 100 % of the fixed maximum
 ESTIMATE_NOTE = "Estimate from candles and open interest, not observed"
-SCALE_NOTE = "Estimated USD per cell · fixed scale: kept until the symbol, range or preset change"
+SCALE_NOTE = (
+    "Estimated USD per cell · fixed scale<br>(kept until the symbol, range or preset change)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +149,9 @@ def candle_trace(cells: Cells) -> dict[str, Any]:
 
 
 def _realized(points: Points, cells: Cells, decimals: int) -> list[dict[str, Any]]:
-    start, end = int(cells.time_ms[0]), int(cells.time_ms[-1] + cells.column_ms)
-    inside = points.between(start, end)
+    """The realized dots from the grid's first column on (also those after the model's last
+    bar: they happened, the estimate is just not there yet)."""
+    inside = points.between(int(cells.time_ms[0]), int(points.times.max()) if len(points) else 0)
     merged = at_most(inside, MAX_MARKERS, cells.column_ms)
     largest = float(merged.notionals.max()) if len(merged) else 0.0
     return [
@@ -159,7 +162,7 @@ def _realized(points: Points, cells: Cells, decimals: int) -> list[dict[str, Any
 
 def _layout(options: EstimatedOptions) -> dict[str, Any]:
     layout = theme.base_layout(options.uirevision)
-    layout["margin"] = {"l": 8, "r": 8, "t": 24, "b": 64}
+    layout["margin"] = {"l": 8, "r": 8, "t": 24, "b": 76}
     layout["xaxis"].update(type="date", rangeslider={"visible": False}, automargin=True)
     layout["yaxis"].update(
         side="right", tickformat=",", ticks="outside", ticklen=3, automargin=True

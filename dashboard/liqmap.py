@@ -123,7 +123,7 @@ def _bar(side: str, rows: Sequence[Bucket], decimals: int, overlay: bool = False
     label = f"{theme.SIDE_LABEL[side]}s liquidated"
     colour = theme.SIDE_COLOR[side]
     overlaid = {
-        "name": f"Realized {side}s (own scale)", "yaxis": "y3",
+        "name": f"Realized {side}", "yaxis": "y3",
         "marker": {"color": theme.rgba(colour, 0.15), "line": {"width": 1.5, "color": colour}},
     } if overlay else {}  # fmt: skip
     return {
@@ -227,10 +227,13 @@ def liquidation_map_figure(
     if estimated is not None:
         price = estimated.price if price is None else price
         data = _estimated(estimated, rows, layout, decimals)
+        if rows:
+            own = "Realized bars (outlined) on their own scale: hover for USD"
+            estimated_note = f"{estimated_note}<br>{own}" if estimated_note else own
     else:
         data = [_bar("long", rows, decimals), _bar("short", rows, decimals)]
     if estimated_note:
-        annotations.append(_corner_note(estimated_note, 0.005, "left", y=0.99))
+        annotations.append(_corner_note(estimated_note, 0.005, "left", y=0.92))
     if price is not None:
         if estimated is None:
             curves = cumulative(rows, price)

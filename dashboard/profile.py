@@ -130,7 +130,7 @@ def curve_traces(bars: ProfileBars) -> list[dict[str, Any]]:
 
 def _curve(side: str, xy: tuple[list, list]) -> dict[str, Any]:
     return {
-        "type": "scatter", "mode": "lines", "name": f"Cum. {side} est.",
+        "type": "scatter", "mode": "lines", "name": f"Cum. {side}",
         "x": xy[0], "y": xy[1], "yaxis": "y2",
         "line": {"color": theme.SIDE_COLOR[side], "width": 2, "shape": "hv"},
         "hovertemplate": f"Estimated {side}s within reach: %{{y:$,.3s}}<extra></extra>",
@@ -141,8 +141,7 @@ def profile_note(bars: ProfileBars) -> str | None:
     """What the bars leave out: positions at unknown levels, levels on the wrong side."""
     parts = []
     if bars.unknown_usd > 0:
-        parts.append(f"{theme.fmt_usd(bars.unknown_usd)} at unknown levels<br>(opened before "
-                     "the model saw them)")  # fmt: skip
+        parts.append(f"{theme.fmt_usd(bars.unknown_usd)} at unknown levels")
     if bars.off_side_usd > 0:
         parts.append(f"{theme.fmt_usd(bars.off_side_usd)} on the far side of the price")
     return "Not on the bars: " + "<br>".join(parts) if parts else None

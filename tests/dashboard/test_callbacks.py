@@ -18,7 +18,7 @@ from callbacks.panels import csv_download, details_for, ladder_for, pin_from_cli
 from callbacks.url_state import from_controls, from_url
 from callbacks.views import OUTPUTS, render_views
 from dashboard.state import ViewState
-from heatmap_engine.models import Liquidation
+from heatmap_engine.models import Liquidation, OpenInterest
 from layouts import ids
 
 POSITION = {component: i for i, (component, _) in enumerate(OUTPUTS)}
@@ -262,16 +262,40 @@ def bundled_trace_types() -> set[str]:
 
 def test_every_trace_type_drawn_is_in_the_vendored_plotly_bundle(make_service):
     """dcc.Graph uses assets/vendor's plotly.js build (window.Plotly) instead of the 4.8 MB full
-    bundle: every trace type a view draws must be in it, and the heatmap trace the estimated
+    bundle: every trace type a view draws must be in it (the estimated view draws a heatmap
     heatmap will draw under the candles."""
     service = make_service()
     types = set()
-    for view in ("heatmap", "timeline", "map"):
-        values = render_views(service, ViewState("BTCUSDT", view=view), None, {})
-        graph = {"heatmap": ids.HEATMAP_GRAPH, "timeline": ids.TIMELINE_GRAPH}.get(
-            view, ids.MAP_GRAPH
-        )
+    service.history.store.write_batch([], open_interest=day_of_open_interest())
+    graphs = {"estimated": ids.ESTIMATED_GRAPH, "heatmap": ids.HEATMAP_GRAPH,
+              "timeline": ids.TIMELINE_GRAPH, "map": ids.MAP_GRAPH}  # fmt: skip
+    for view, graph in graphs.items():
+        state = ViewState("BTCUSDT", view=view, overlay="dots,bands")
+        values = render_views(service, state, None, {})
         types |= {trace["type"] for trace in output(values, graph)["data"]}
     bundled = bundled_trace_types()
-    assert types == {"bar", "candlestick", "scatter"} and types <= bundled
-    assert "heatmap" in bundled
+    assert types == {"bar", "candlestick", "scatter", "heatmap"} and types <= bundled
+
+
+def day_of_open_interest() -> list:
+    """A day of 5-minute open-interest readings (contracts) of BTC up to the fixtures' now."""
+    start = 1_769_601_600_000 - 1440 * 60_000
+    return [("5m", OpenInterest("binance", "BTCUSDT", start + i * 300_000, 500.0 + i, None))
+            for i in range(289)]  # fmt: skip
+
+
+def test_the_estimated_view_over_http_answers_204_while_its_result_stands(make_service):
+    """The default view (no view in the state): its figure, then an empty 204 on the next tick."""
+    service = make_service()
+    service.history.store.write_batch([], open_interest=day_of_open_interest())
+    app = create_app(service.settings, service, start_engine=False,
+                     api_settings=ApiSettings.from_env({}))  # fmt: skip
+    client = app.server.test_client()
+    values = {f"{ids.STATE}.data": ViewState("BTCUSDT").to_dict(), f"{ids.RENDERED}.data": {}}
+    first = _post(client, app, f"{ids.ESTIMATED_GRAPH}.figure", values)
+    response = first.get_json()["response"]
+    figure = response[ids.ESTIMATED_GRAPH]["figure"]
+    assert [t["type"] for t in figure["data"]] == ["heatmap", "candlestick"]
+    values[f"{ids.RENDERED}.data"] = response[ids.RENDERED]["data"]
+    again = _post(client, app, f"{ids.ESTIMATED_GRAPH}.figure", values)
+    assert again.status_code == 204 and again.get_data() == b""

@@ -195,4 +195,4 @@ def test_the_map_stacks_the_tiers_and_overlays_the_realized(result):
     assert sum(sum(t["y"]) for t in realized) == pytest.approx(4e4)
     assert all(t["yaxis"] == "y3" for t in realized) and figure["layout"]["barmode"] == "stack"
     curves = [t for t in figure["data"] if t.get("yaxis") == "y2"]
-    assert [c["name"] for c in curves] == ["Cum. long est.", "Cum. short est."]
+    assert [c["name"] for c in curves] == ["Cum. long", "Cum. short"]
