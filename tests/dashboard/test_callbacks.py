@@ -263,7 +263,7 @@ def bundled_trace_types() -> set[str]:
 def test_every_trace_type_drawn_is_in_the_vendored_plotly_bundle(make_service):
     """dcc.Graph uses assets/vendor's plotly.js build (window.Plotly) instead of the 4.8 MB full
     bundle: every trace type a view draws must be in it (the estimated view draws a heatmap
-    heatmap will draw under the candles."""
+    under the candles)."""
     service = make_service()
     types = set()
     service.history.store.write_batch([], open_interest=day_of_open_interest())
