@@ -11,6 +11,7 @@ cell. The chart says plainly that it is an estimate.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,7 @@ from heatmap_engine.models import Cluster
 COLOURS = "Viridis"
 CANDLE_LINE = "#e8edf3"
 LEGEND_STEPS = 4  # colour-bar ticks: 0, 25, … 100 % of the fixed maximum
+NOTE_WIDTH = 56  # characters per line of a note on the chart (a phone is narrow)
 ESTIMATE_NOTE = "Estimate from candles and open interest, not observed"
 SCALE_NOTE = (
     "Estimated USD per cell · fixed scale<br>(kept until the symbol, range or preset change)"
@@ -160,10 +162,16 @@ def _realized(points: Points, cells: Cells, decimals: int) -> list[dict[str, Any
     ]
 
 
-def _layout(options: EstimatedOptions) -> dict[str, Any]:
+def _layout(options: EstimatedOptions, cells: Cells | None = None) -> dict[str, Any]:
+    """The x axis ends half a column after the last cell (autorange would pad the dots'
+    markers into the future); clipping the autorange keeps a user's zoom over refreshes."""
     layout = theme.base_layout(options.uirevision)
     layout["margin"] = {"l": 8, "r": 8, "t": 24, "b": 76}
     layout["xaxis"].update(type="date", rangeslider={"visible": False}, automargin=True)
+    if cells is not None:
+        first, last = int(cells.time_ms[0]), int(cells.time_ms[-1])
+        step = cells.column_ms
+        layout["xaxis"]["autorangeoptions"] = {"clipmin": first, "clipmax": last + step * 1.5}
     layout["yaxis"].update(
         side="right", tickformat=",", ticks="outside", ticklen=3, automargin=True
     )
@@ -200,7 +208,7 @@ def estimated_figure(
     data.append(candle_trace(cells))
     if options.show_dots and realized is not None:
         data += _realized(realized, cells, decimals)
-    layout = _layout(options)
+    layout = _layout(options, cells)
     shapes = band_shapes(clusters, window_minutes) if options.show_bands else []
     line, tag = theme.price_tag(price)
     shapes.append(line)
@@ -210,7 +218,8 @@ def estimated_figure(
     annotations = [tag, _corner(words)]
     notes = list(result.quality.notes)
     if notes:
-        annotations.append(_corner("Data: " + "<br>".join(notes), y=0.9))
+        lines = textwrap.wrap("Data: " + "; ".join(notes), NOTE_WIDTH)
+        annotations.append(_corner("<br>".join(lines), y=0.9))
     layout.update(shapes=shapes, annotations=annotations)
     return {"data": data, "layout": layout}
 
