@@ -104,7 +104,8 @@ def _map(service, snap: Snapshot | None, state: ViewState, sort, down, levels, *
     uirevision = f"map:{state.symbol}:{state.range}"
     result, why = levels
     estimated = profile_bars(result.profile) if result is not None else None
-    note = profile_note(estimated) if estimated is not None else why
+    # without an estimate, the reason; while the feed is down its message says it all
+    note = profile_note(estimated) if estimated is not None else (None if down else why)
     figure = liquidation_map_figure(
         points, price, state.symbol, label, uirevision, _chart_text(down), estimated, note
     )
