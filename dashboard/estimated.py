@@ -63,32 +63,32 @@ class EstimatedOptions:
         return f"estimated:{self.scale_key}"
 
 
-def significant(values: np.ndarray, digits: int = 3) -> np.ndarray:
-    """Whole dollars rounded to ``digits`` significant digits (what the hover shows)."""
+def significant(values: np.ndarray, digits: int = 2) -> np.ndarray:
+    """Whole dollars rounded to ``digits`` significant digits (what the hover shows), int64."""
     values = np.asarray(values, dtype=np.float64)
     safe = np.where(values > 0, values, 1.0)
-    unit = 10.0 ** (np.floor(np.log10(safe)) - (digits - 1))
-    return np.where(values > 0, np.round(values / np.maximum(unit, 1.0)) * np.maximum(unit, 1.0), 0)
+    unit = np.maximum(10.0 ** (np.floor(np.log10(safe)) - (digits - 1)), 1.0)
+    return np.where(values > 0, np.round(values / unit) * unit, 0).astype(np.int64)
 
 
 def _hover(decimals: int) -> str:
     return (
         "<b>Estimated standing</b><br>%{x|%Y-%m-%d %H:%M} UTC · %{y:,."
-        f"{decimals}f}}<br>Long %{{customdata[0]:$,.3~s}} · Short %{{customdata[1]:$,.3~s}}"
-        "<br>Tiers: %{customdata[2]}<extra>estimate</extra>"
+        f"{decimals}f}}<br>Long %{{customdata[0]:$,.2~s}} · Short %{{customdata[1]:$,.2~s}}"
+        "<br>Tiers: %{text}<extra>estimate</extra>"
     )
 
 
-def _customdata(cells: Cells, levels: np.ndarray, tiers) -> list:
-    """(rows, columns) of [long, short, tiers] for shown cells; 0 for hidden ones (not
-    hovered: ``hoverongaps`` is off), so hidden cells cost two bytes."""
-    longs, shorts = significant(cells.long_usd).T.tolist(), significant(cells.short_usd).T.tolist()
-    names = tier_names(cells, tiers).T.tolist()
-    shown = (~np.isnan(levels)).T.tolist()
-    return [
-        [[int(a), int(b), t] if s else 0 for a, b, t, s in zip(la, lb, lt, ls, strict=True)]
-        for la, lb, lt, ls in zip(longs, shorts, names, shown, strict=True)
-    ]
+def hover_arrays(cells: Cells, levels: np.ndarray, tiers) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, columns, 2) int64 [long, short] and (rows, columns) tier names, 0 and "" for
+    hidden cells (never hovered: ``hoverongaps`` is off). Numpy arrays, not lists: the JSON
+    encoder writes them whole instead of walking 16,000 cells in Python."""
+    hidden = np.isnan(levels)
+    usd = np.stack([significant(cells.long_usd), significant(cells.short_usd)], axis=-1)
+    usd[hidden] = 0
+    names = tier_names(cells, tiers)
+    names[hidden] = ""
+    return np.ascontiguousarray(usd.transpose(1, 0, 2)), names.T
 
 
 def short_usd(value: float) -> str:
@@ -114,20 +114,21 @@ def colour_bar(scale: ColourScale) -> dict[str, Any]:
 
 
 def heatmap_trace(cells: Cells, levels: np.ndarray, scale: ColourScale, tiers, decimals: int):
-    z = [[None if v != v else int(v) for v in row] for row in levels.T.tolist()]
+    customdata, names = hover_arrays(cells, levels, tiers)
     return {
         "type": "heatmap",
         "name": "Estimated levels",
-        "x": cells.middle_ms.tolist(),
+        "x": cells.middle_ms,
         "y": [float(f"{p:.8g}") for p in cells.price_mid.tolist()],
-        "z": z,
+        "z": np.ascontiguousarray(levels.T, dtype=np.float32),  # NaN (hidden) is null
         "zmin": 0,
         "zmax": LEVELS,
         "zauto": False,
         "colorscale": COLOURS,
         "colorbar": colour_bar(scale),
         "hoverongaps": False,
-        "customdata": _customdata(cells, levels, tiers),
+        "customdata": customdata,
+        "text": names,
         "hovertemplate": _hover(decimals),
         "showlegend": False,
     }

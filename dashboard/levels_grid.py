@@ -29,8 +29,8 @@ import numpy as np
 
 from heatmap_engine.levels.results import Grid, TierInfo
 
-MAX_COLUMNS = 180
-MAX_ROWS = 120
+MAX_COLUMNS = 160  # about 7 px per column on a laptop
+MAX_ROWS = 100
 LEVELS = 100  # colour steps of the fixed scale
 SCALE_PERCENTILE = 99.0
 
@@ -153,11 +153,11 @@ def reaching_tiers(cells: Cells, tiers: tuple[TierInfo, ...], side: str) -> np.n
 
 
 def tier_words(labels: list[str]) -> str:
-    """``["25x", "50x", "100x"]`` -> ``25x–100x`` (the tiers that reach a cell are
-    contiguous); one label alone; ``—`` for none."""
+    """``["25x", "50x", "100x"]`` -> ``25x-100x`` (the tiers that reach a cell are
+    contiguous); one label alone; ``none`` for none."""
     if not labels:
-        return "—"
-    return labels[0] if len(labels) == 1 else f"{labels[0]}–{labels[-1]}"
+        return "none"
+    return labels[0] if len(labels) == 1 else f"{labels[0]}-{labels[-1]}"
 
 
 def _side_codes(reach: np.ndarray, has: np.ndarray) -> np.ndarray:
@@ -170,19 +170,26 @@ def _side_codes(reach: np.ndarray, has: np.ndarray) -> np.ndarray:
     return np.where(has, code, 0)
 
 
-def _side_words(code: int, labels: list[str], side: str) -> str | None:
+def _side_words(code: int, labels: list[str]) -> str | None:
     if code == 0:
         return None
     if code == 1:
-        return f"{side} —"
+        return tier_words([])
     first, last = divmod(code - 2, len(labels))
-    return f"{side} {tier_words(labels[first : last + 1])}"
+    return tier_words(labels[first : last + 1])
+
+
+def _cell_words(long_words: str | None, short_words: str | None) -> str:
+    """One side, or both alike: its tiers; else ``long 25x-100x, short 5x``."""
+    if long_words is None or short_words is None or long_words == short_words:
+        return long_words or short_words or ""
+    return f"long {long_words}, short {short_words}"
 
 
 def tier_names(cells: Cells, tiers: tuple[TierInfo, ...]) -> np.ndarray:
-    """(columns, rows) of strings: the long tiers and the short tiers that reach each cell with
-    notional of that side, e.g. ``long 25x–100x · short 5x–10x`` (vectorised: one string per
-    distinct combination)."""
+    """(columns, rows) of strings: the tiers that reach each cell with notional of that side,
+    e.g. ``5x-100x`` or ``long 25x-100x, short 5x-10x`` (vectorised: one string per distinct
+    combination)."""
     labels = [t.label for t in tiers]
     size = len(labels) ** 2 + 2
     longs = _side_codes(reaching_tiers(cells, tiers, "long"), cells.long_usd > 0)
@@ -190,9 +197,6 @@ def tier_names(cells: Cells, tiers: tuple[TierInfo, ...]) -> np.ndarray:
     unique, inverse = np.unique(longs * size + shorts, return_inverse=True)
     words = []
     for code in unique.tolist():
-        parts = (
-            _side_words(code // size, labels, "long"),
-            _side_words(code % size, labels, "short"),
-        )
-        words.append(" · ".join(p for p in parts if p))
-    return np.asarray(words, dtype=object)[inverse.reshape(longs.shape)]
+        sides = (_side_words(code // size, labels), _side_words(code % size, labels))
+        words.append(_cell_words(*sides))
+    return np.asarray(words)[inverse.reshape(longs.shape)]

@@ -5,6 +5,7 @@ result's own arrays, not by the code under test."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -68,7 +69,7 @@ def test_the_figure_hides_the_cells_under_the_threshold(result):
     scale = colour_scale(None, "k", cells.total_usd)
     options = EstimatedOptions("BTCUSDT", threshold_pct=20.0)
     heat = estimated_figure(result, options, scale, cells=cells)["data"][0]
-    z = np.array([[np.nan if v is None else v for v in row] for row in heat["z"]])  # rows × cols
+    z = np.asarray(heat["z"], dtype=np.float64)  # rows × cols, NaN where hidden
     weak = cells.total_usd.T < 0.2 * scale.zmax  # noqa: SIM300
     assert weak.any() and (~weak).any()
     assert np.isnan(z[weak]).all() and not np.isnan(z[~weak & (cells.total_usd.T > 0)]).any()
@@ -102,12 +103,19 @@ def test_hover_names_time_price_long_short_and_the_tiers(result):
     figure = estimated_figure(result, EstimatedOptions("BTCUSDT"), colour_scale(None, "k",
                               screen_cells(result.grid).total_usd))  # fmt: skip
     heat = figure["data"][0]
-    for part in ("%{x|", "%{y:", "customdata[0]", "customdata[1]", "Tiers: %{customdata[2]}"):
+    for part in ("%{x|", "%{y:", "customdata[0]", "customdata[1]", "Tiers: %{text}"):
         assert part in heat["hovertemplate"]
-    shown = [c for row in heat["customdata"] for c in row if c != 0]
-    labels = [t.label for t in result.assumptions.tiers]
-    assert shown and all(isinstance(c[2], str) and c[2] for c in shown)
-    assert any(label in c[2] for c in shown for label in labels)
+    shown = ~np.isnan(np.asarray(heat["z"], dtype=np.float64))
+    names = np.asarray(heat["text"])
+    labels = {t.label for t in result.assumptions.tiers}
+    assert shown.any() and (names[shown] != "").all() and (names[~shown] == "").all()
+    assert {w for n in names[shown] for w in re.findall(r"\d+x", n)} <= labels
+    # long and short of a shown cell: the cell's notional to two significant digits
+    cells = screen_cells(result.grid)
+    r, c = np.argwhere(shown)[len(np.argwhere(shown)) // 2]
+    long_usd, short_usd = heat["customdata"][r, c]
+    for got, usd in ((long_usd, cells.long_usd[c, r]), (short_usd, cells.short_usd[c, r])):
+        assert got == pytest.approx(usd, rel=0.05, abs=1)
     assert "estimate" in figure["layout"]["annotations"][1]["text"].lower()
     assert [t["type"] for t in figure["data"][:2]] == ["heatmap", "candlestick"]
 
@@ -130,14 +138,14 @@ def test_tiers_reach_a_cell_only_from_prices_that_traded():
     row = int(np.argmin(np.abs(cells.price_mid - level_25)))
     col = len(cells.time_ms) - 1
     assert cells.long_usd[col, row] > 0
-    assert names[col, row] == "long 25x"
+    assert names[col, row] == "25x"
     between = 100.0 * (1 + (tiers["25x"].long_distance_pct + tiers["10x"].long_distance_pct)
                        / 200)  # fmt: skip
     gap = int(np.argmin(np.abs(cells.price_mid - between)))
     reach = reaching_tiers(cells, result.assumptions.tiers, "long")
     assert not reach[:, col, gap].any()
-    assert tier_words(["25x", "50x", "100x"]) == "25x–100x" and tier_words(["5x"]) == "5x"
-    assert tier_words([]) == "—"
+    assert tier_words(["25x", "50x", "100x"]) == "25x-100x" and tier_words(["5x"]) == "5x"
+    assert tier_words([]) == "none"
 
 
 def test_overlays_add_the_realized_dots_and_bands(result):

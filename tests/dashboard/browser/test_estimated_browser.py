@@ -50,7 +50,7 @@ def shown_cells(page) -> list[float]:
 
 
 def tiers_in_hover_data(page) -> set[str]:
-    names = figure(page, "g.data[0].customdata.flat().filter(c => c !== 0).map(c => c[2])")
+    names = figure(page, "g.data[0].text.flat().filter(t => t)")
     return {tier for name in names for tier in TIER.findall(name)}
 
 
