@@ -35,6 +35,7 @@ from heatmap_engine.feed import LiveFeed
 from heatmap_engine.feed_group import FeedGroup
 from heatmap_engine.history.runtime import HistoryRuntime
 from heatmap_engine.history.writer import HistoryWriter
+from heatmap_engine.levels.runtime import LevelsRuntime
 from heatmap_engine.levels.source import LevelsSource
 from heatmap_engine.models import Snapshot
 from heatmap_engine.network import Reachability, host_of
@@ -103,6 +104,9 @@ class HeatmapService:
         self.history: HistoryRuntime | None = None
         self._stopped: bool | None = None  # stop()'s answer once it was called
         self._levels = LevelsSource(self._history_store)  # reads HEATMAP_LEVELS_* (fails fast)
+        self.levels_live = LevelsRuntime(self._levels, self.rest, lambda: self.engine.symbols,
+                                         self.engine.state.recent_candles, self._history_writer,
+                                         wall_clock_ms, self._stop)  # fmt: skip
 
     # -- lifecycle --------------------------------------------------------------------------
     def _live_feed(self, sink: Callable[[tuple[Event, ...]], None]) -> MessageSource:
@@ -167,6 +171,8 @@ class HeatmapService:
                 symbols=lambda: self.engine.symbols,
                 reconnects=lambda: self.source.status().get("reconnects", 0),
             )
+        for name, loop in self.levels_live.loops().items():
+            self._spawn(name, loop)
         return self
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
@@ -309,6 +315,9 @@ class HeatmapService:
     def _history_store(self):
         return self.history.store if self.history is not None else None
 
+    def _history_writer(self):
+        return self.history.writer.submit if self.history is not None else None
+
     def snapshots(self) -> dict[str, Snapshot]:
         return self.engine.snapshots()
 
@@ -387,6 +396,7 @@ class HeatmapService:
             "engine": self.engine.status(),
             "rest": self._rest_status(),
             "history": self.history.status() if self.history is not None else None,
+            "levels": self.levels_live.status(),
             "threads": self.threads(),
             "loop_failures": self.failures.as_dict(),
             "parameters": {

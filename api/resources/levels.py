@@ -24,6 +24,7 @@ from api.query import Query
 from api.schemas import ETAG, HISTORY_OFF, IsoTime, NonNegative, snapshot_replies
 from api.times import Time, time_doc
 from heatmap_engine.levels import PRESETS, RANGES_MS, LevelsInputError, LevelsResult
+from heatmap_engine.levels.source import LIVE_NOTE
 from heatmap_engine.models import iso_utc
 
 Range = Literal[tuple(RANGES_MS)]  # type: ignore[valid-type]
@@ -125,7 +126,7 @@ class LevelsBody(BaseModel):
         description="[x_index, y_index, usd] of every grid cell of at least 1 USD (Coinglass): "
         "x indexes price_candlesticks, y indexes y_axis."
     )
-    price_candlesticks: list[list[int | str | None]] = Field(
+    price_candlesticks: list[list[Any]] = Field(
         description="[time (epoch s), open, high, low, close, volume USD] (Coinglass)."
     )
     grid: dict[str, Any] = Field(description="The grid per side (long_usd, short_usd).")
@@ -138,7 +139,7 @@ class LevelsBody(BaseModel):
 class CoinglassData(BaseModel):
     y_axis: list[float]
     liquidation_leverage_data: list[list[int]]
-    price_candlesticks: list[list[int | str | None]]
+    price_candlesticks: list[list[Any]]
 
 
 class CoinglassBody(BaseModel):
@@ -226,7 +227,7 @@ def levels_map(ctx: ApiContext, query: MapQuery, symbol: str) -> Response:
             "layer": "estimated",
             "range": query.range,
             "preset": result.assumptions.preset,
-            "source": "history",
+            "source": "live" if LIVE_NOTE in result.quality.notes else "history",
             "profile": profile_payload(result.profile),
             "assumptions": body["assumptions"],
             "data_quality": body["data_quality"],

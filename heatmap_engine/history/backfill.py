@@ -102,19 +102,34 @@ class Backfill:
         return None
 
     def _klines(self, symbol: str) -> bool:
+        """The ``kline_days`` before now: the tail after the newest stored candle, and the head
+        before the oldest when the store does not reach back that far (the live stream stored
+        its first candles before this run reached the symbol)."""
         now_ms = int(self.clock() * 1000)
+        horizon = now_ms - int(self.kline_days * DAY_MS)
+        horizon -= horizon % MINUTE_MS
+        oldest = self.store.candles(symbol, "1m", horizon, now_ms + MINUTE_MS, 1)
+        head = oldest[0].open_time_ms if oldest else horizon
+        if head > horizon + MINUTE_MS and not self._kline_span(symbol, horizon, head, now_ms):
+            return False
         last = self.store.last_time("candles", symbol, "1m")
-        start = max(now_ms - int(self.kline_days * DAY_MS), (last or 0) + MINUTE_MS)
-        start -= start % MINUTE_MS
-        while start < now_ms:
-            rows = self._get(
-                "/fapi/v1/klines",
-                {"symbol": symbol, "interval": "1m", "startTime": start, "limit": 1000},
-            )
+        start = max(horizon, (last or 0) + MINUTE_MS)
+        return self._kline_span(symbol, start, now_ms, now_ms)
+
+    def _kline_span(self, symbol: str, start: int, stop: int, now_ms: int) -> bool:
+        """1m klines opening in ``[start, stop)``; False when the run must end."""
+        while start < stop:
+            params = {"symbol": symbol, "interval": "1m", "startTime": start, "limit": 1000}
+            if stop < now_ms:
+                params["endTime"] = stop - 1
+            rows = self._get("/fapi/v1/klines", params)
             if rows is None:
                 return False
             candles = [
-                c for r in rows if (c := parse_rest_kline(symbol, "1m", r, now_ms)) is not None
+                c
+                for r in rows
+                if (c := parse_rest_kline(symbol, "1m", r, now_ms)) is not None
+                and c.open_time_ms < stop
             ]
             if not candles:
                 break

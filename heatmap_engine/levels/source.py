@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from heatmap_engine.candles import INTERVAL_MS, aggregate_candles
@@ -39,6 +40,10 @@ RANGE_INTERVALS = {
 }
 OI_PERIODS = ("5m", "live")  # stored openInterestHist, and the poller's readings
 LIVE_PERIOD = "live"
+LIVE_NOTE = (
+    "the profile is the live book's (fed every closed candle and polled open-interest reading "
+    "since the service started), not the run's"
+)
 CACHE_SIZE = 64
 StoreGetter = Callable[[], Any]  # -> the SqliteStore, or None when history is off
 
@@ -63,6 +68,7 @@ class LevelsSource:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self.runs = 0  # runs of the model (cache misses)
+        self.live = None  # the LevelsTracker of a running service (heatmap_engine.levels.runtime)
 
     # -- the seam ---------------------------------------------------------------------------
     def result(
@@ -81,6 +87,8 @@ class LevelsSource:
                 self._cache.move_to_end(key)
                 return hit
         result = self._run(store, symbol, range_name, settings, at_ms)
+        if at_ms is None:
+            result = self._with_live_profile(result)
         with self._lock:
             self._cache[key] = result
             while len(self._cache) > self._cache_size:
@@ -97,12 +105,33 @@ class LevelsSource:
             raise LevelsInputError(str(exc)) from None
 
     def data_version(self, symbol: str) -> tuple[int | None, ...]:
-        """The newest stored candle and readings of ``symbol`` (changes with every new bar)."""
+        """The newest stored candle and readings of ``symbol`` and what the live book was fed
+        (changes with every new bar)."""
         store = self._require_store()
         return (
             store.last_time("candles", symbol, "1m"),
             *(store.last_time("open_interest", symbol, period) for period in OI_PERIODS),
+            -1 if self.live is None else self.live.version(symbol),
         )
+
+    def store(self):
+        """The history store, or None while history is off."""
+        return self._store()
+
+    def _with_live_profile(self, result: LevelsResult) -> LevelsResult:
+        """The range ending now shows the live book's profile, when there is a live book of
+        the same preset that has seen at least the run's last bar and has placed at least as
+        much of the open interest as the run (a book started minutes ago has not)."""
+        live, a = self.live, result.assumptions
+        if live is None or a.preset != live.settings.levels_preset or result.symbol is None:
+            return result
+        snapshot = live.snapshot(result.symbol, a.row_buckets)
+        if snapshot is None or snapshot.time_ms < result.at_ms:
+            return result
+        if snapshot.unknown_share > result.quality.unknown_share_end + 0.01:
+            return result
+        quality = replace(result.quality, notes=(*result.quality.notes, LIVE_NOTE))
+        return replace(result, profile=snapshot.profile, quality=quality)
 
     def _require_store(self):
         store = self._store()

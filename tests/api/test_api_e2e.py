@@ -128,8 +128,11 @@ def _check_body(line: str, expected: int, body: dict | str) -> None:
     assert body["success"] is (expected < 400), (line, body)
     if expected != 200:
         return
-    if "at=" in line:  # a fixed past time: before this run's history, so no clusters
+    if re.search(r"[?&]at=", line):  # a fixed past time: before this run's history, so no clusters
         assert body["at"] == body["timestamp"] and body["version"] == 0, (line, body)
+    elif "/api/levels/" in line:  # the estimate over the backfilled candles and open interest
+        cells = (body.get("data") or body).get("liquidation_leverage_data")
+        assert cells or body["profile"]["buckets"], (line, body)
     elif "/api/heatmap/" in line:
         assert body.get("clusters") or body.get("best"), (line, body)
     elif "/api/stats" in line:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from helpers import wait_until
 
 LEVELS = "/api/levels/{symbol}"
 MAP = "/api/levels/{symbol}/map"
@@ -103,6 +104,10 @@ def test_a_range_past_the_store_says_its_coverage(history_client):
 
 
 def test_repeated_requests_are_served_from_the_cache_with_an_etag(history_client, history_service):
+    # the service's live book starts from the store at its first tick; then nothing new comes
+    tracker = history_service.levels_live.tracker
+    wait_until(lambda: tracker.version("BTCUSDT") >= 0, timeout=20, interval=0.1)
+    assert get_ok(history_client, "/api/levels/BTCUSDT/map")["source"] == "live"
     first = history_client.get("/api/levels/BTCUSDT?range=24h")
     runs = history_service.levels.runs
     again = history_client.get("/api/levels/BTCUSDT?range=24h")
@@ -132,6 +137,12 @@ def test_bad_input_is_a_clear_4xx(history_client, check_spec, url, status, words
     body = response.get_json()
     assert body["success"] is False and words in body["error"], body
     check_spec(response, MAP if url.split("?")[0].endswith("/map") else LEVELS)
+
+
+def test_the_spec_documents_both_routes_for_the_fuzzer(spec):
+    for path in (LEVELS, MAP):
+        responses = spec["paths"][path]["get"]["responses"]
+        assert {"200", "304", "400", "404", "503"} <= set(responses)
 
 
 def test_history_off_is_a_503(client):

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from heatmap_engine.levels import Bar, Bars, LevelsBook, Readings
+from heatmap_engine.models import Candle, OpenInterest
 
 T0 = 1_780_000_000_000 - 1_780_000_000_000 % 3_600_000  # an hour boundary
 FIVE_MINUTES = 300_000
@@ -53,3 +54,27 @@ def long_usd(book: LevelsBook) -> np.ndarray:
     """(buckets,) standing long USD of the book's committed state, and the first bucket."""
     lo, usd = book.state.tier_usd()
     return lo, usd[0].sum(axis=0)
+
+
+MINUTE = 60_000
+DAY_T0 = 1_780_000_000_000 - 1_780_000_000_000 % 86_400_000  # a day boundary
+
+
+def fill_store(store, symbol: str, minutes: int, seed: int = 1, start: int | None = None) -> None:
+    """A random walk of 1m candles and 5m open interest (contracts) from ``start`` (default
+    ``DAY_T0``) into a ``SqliteStore``."""
+    t0 = DAY_T0 if start is None else start
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.002, minutes)))
+    opens = np.r_[100.0, close[:-1]]
+    candles = []
+    for i in range(minutes):
+        o, c = float(opens[i]), float(close[i])
+        hi, lo = max(o, c) * 1.0005, min(o, c) * 0.9995
+        t = t0 + i * MINUTE
+        candles.append(Candle("binance", symbol, "1m", t, t + MINUTE - 1, o, hi, lo, c,
+                              10.0, 10.0 * c, 5.0 + rng.uniform(-2, 2), 10))  # fmt: skip
+    oi = [("5m", OpenInterest("binance", symbol, t0 + i * 5 * MINUTE,
+                              1000.0 * (1 + 0.01 * np.sin(i / 7)), None))
+          for i in range(minutes // 5 + 1)]  # fmt: skip
+    store.write_batch([], candles=candles, open_interest=oi)

@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
+from levels.support import DAY_T0 as T0
+from levels.support import MINUTE, fill_store
 
 from heatmap_engine.history.sqlite_store import SqliteStore
 from heatmap_engine.levels import LevelsInputError, LevelsSettings
 from heatmap_engine.levels.source import LevelsSource
-from heatmap_engine.models import Candle, OpenInterest
-
-MINUTE = 60_000
-T0 = 1_780_000_000_000 - 1_780_000_000_000 % 86_400_000
-
-
-def fill_store(store: SqliteStore, symbol: str, minutes: int, seed: int = 1) -> None:
-    """A random walk of 1m candles and 5m open interest (contracts) from ``T0``."""
-    rng = np.random.default_rng(seed)
-    close = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.002, minutes)))
-    opens = np.r_[100.0, close[:-1]]
-    candles = []
-    for i in range(minutes):
-        o, c = float(opens[i]), float(close[i])
-        hi, lo = max(o, c) * 1.0005, min(o, c) * 0.9995
-        t = T0 + i * MINUTE
-        candles.append(Candle("binance", symbol, "1m", t, t + MINUTE - 1, o, hi, lo, c,
-                              10.0, 10.0 * c, 5.0 + rng.uniform(-2, 2), 10))  # fmt: skip
-    oi = [("5m", OpenInterest("binance", symbol, T0 + i * 5 * MINUTE,
-                              1000.0 * (1 + 0.01 * np.sin(i / 7)), None))
-          for i in range(minutes // 5 + 1)]  # fmt: skip
-    store.write_batch([], candles=candles, open_interest=oi)
+from heatmap_engine.models import Candle
 
 
 @pytest.fixture
