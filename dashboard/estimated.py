@@ -181,11 +181,11 @@ def _layout(options: EstimatedOptions, cells: Cells | None = None) -> dict[str, 
     return layout
 
 
-def _corner(text: str, y: float = 1.0) -> dict[str, Any]:
+def _corner(text: str, y: float = 1.0, anchor: str = "top", size: int = 11) -> dict[str, Any]:
     return {
         "text": text, "xref": "paper", "yref": "paper", "x": 0.005, "y": y, "xanchor": "left",
-        "yanchor": "top", "showarrow": False, "align": "left",
-        "font": {"color": theme.TEXT, "size": 11}, "bgcolor": "rgba(13,17,23,0.75)",
+        "yanchor": anchor, "showarrow": False, "align": "left",
+        "font": {"color": theme.TEXT, "size": size}, "bgcolor": "rgba(13,17,23,0.75)",
         "borderpad": 3,
     }  # fmt: skip
 
@@ -220,7 +220,7 @@ def estimated_figure(
     notes = list(result.quality.notes)
     if notes:
         lines = textwrap.wrap("Data: " + "; ".join(notes), NOTE_WIDTH)
-        annotations.append(_corner("<br>".join(lines), y=0.9))
+        annotations.append(_corner("<br>".join(lines), y=0.01, anchor="bottom", size=10))
     layout.update(shapes=shapes, annotations=annotations)
     return {"data": data, "layout": layout}
 
