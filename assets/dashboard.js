@@ -14,10 +14,14 @@
       },
       /* The root's class names the view shown; CSS shows that view and hides the others. */
       showView: function (view) {
-        return "hm-app show-" + (view || "heatmap");
+        return "hm-app show-" + (view || "estimated");
       },
       strengthLabel: function (dragging, value) {
         return fixed(dragging === undefined || dragging === null ? value : dragging, 2);
+      },
+      thresholdLabel: function (dragging, value) {
+        var v = dragging === undefined || dragging === null ? value : dragging;
+        return typeof v === "number" ? fixed(v, 0) + " %" : "";
       },
       distanceLabel: function (dragging, value) {
         var v = dragging === undefined || dragging === null ? value : dragging;
@@ -26,7 +30,7 @@
     },
   });
 
-  /* Keyboard: "/" opens the symbol search; 1-4 pick a view. Typing while the symbol list is
+  /* Keyboard: "/" opens the symbol search; 1-5 pick a view. Typing while the symbol list is
      open goes to its search box (Dash's dropdown focuses the selected option on open). */
   function typing(target) {
     return target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" ||
@@ -52,7 +56,7 @@
         event.preventDefault();
         trigger.click();
       }
-    } else if (event.key >= "1" && event.key <= "4") {
+    } else if (event.key >= "1" && event.key <= "5") {
       var options = document.querySelectorAll("#view input[type=radio]");
       var option = options[Number(event.key) - 1];
       if (option) {

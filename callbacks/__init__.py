@@ -33,6 +33,12 @@ def _clientside(app: Dash) -> None:
         Input(ids.MIN_STRENGTH, "value"),
     )
     app.clientside_callback(
+        js("thresholdLabel"),
+        Output(ids.THRESHOLD_LABEL, "children"),
+        Input(ids.THRESHOLD, "drag_value"),
+        Input(ids.THRESHOLD, "value"),
+    )
+    app.clientside_callback(
         js("distanceLabel"),
         Output(ids.MAX_DISTANCE_LABEL, "children"),
         Input(ids.MAX_DISTANCE, "drag_value"),

@@ -15,7 +15,17 @@ from dashboard.state import ViewState, default_symbol, parse_query, to_query, wi
 from heatmap_engine.service import HeatmapService
 from layouts import ids
 
-CONTROLS = (ids.SYMBOL, ids.MIN_STRENGTH, ids.MAX_DISTANCE, ids.VIEW, ids.RANGE)
+CONTROLS = (
+    ids.SYMBOL,
+    ids.MIN_STRENGTH,
+    ids.MAX_DISTANCE,
+    ids.VIEW,
+    ids.RANGE,
+    ids.LEVELS_RANGE,
+    ids.PRESET,
+    ids.THRESHOLD,
+    ids.OVERLAY,
+)
 
 
 def from_url(service: HeatmapService, search: str | None) -> list[Any]:
@@ -29,6 +39,10 @@ def from_url(service: HeatmapService, search: str | None) -> list[Any]:
         state.max_distance,
         state.view,
         state.range,
+        state.levels_range,
+        state.preset,
+        state.threshold,
+        state.overlays,
         state.refresh * 1000,
         query if query != (search or "") else no_update,
         notice or "",
@@ -40,7 +54,7 @@ def from_controls(current: dict | None, fallback: str, values: tuple) -> list[An
     """The query string and state after a control moved; the controls themselves stay."""
     state = ViewState.from_dict(current) if current else ViewState(fallback)
     state = with_controls(state, *values)
-    return [*(no_update,) * 6, to_query(state), "", state.to_dict()]
+    return [*(no_update,) * (len(CONTROLS) + 1), to_query(state), "", state.to_dict()]
 
 
 def register(app: Dash, service: HeatmapService) -> None:
@@ -55,8 +69,8 @@ def register(app: Dash, service: HeatmapService) -> None:
         inputs=[Input(ids.URL, "search"), *(Input(c, "value") for c in CONTROLS)],
         state=[State(ids.STATE, "data")],
     )
-    def sync_url_and_controls(search, symbol, min_strength, max_distance, view, range_, current):
+    def sync_url_and_controls(search, *args):
+        *values, current = args
         if ctx.triggered_id in (None, ids.URL):
             return from_url(service, search)
-        values = (symbol, min_strength, max_distance, view, range_)
-        return from_controls(current, default_symbol(service.symbols), values)
+        return from_controls(current, default_symbol(service.symbols), tuple(values))

@@ -13,10 +13,13 @@ from dash import Dash, Input, Output, Patch, State, html, no_update
 from dash.exceptions import PreventUpdate
 
 from callbacks import sources
+from callbacks.estimated import KEEP, Levels, estimated_key, levels_version, render_estimated
+from callbacks.levels_source import levels_result
 from dashboard.heatmap import heatmap_figure
 from dashboard.liqmap import liquidation_map_figure
 from dashboard.outage import Outage, empty_text, outage
 from dashboard.points import Points
+from dashboard.profile import profile_bars, profile_note
 from dashboard.state import ViewState
 from dashboard.summary import as_of, stats
 from dashboard.table import DEFAULT_SORT, sort_clusters, table_caption
@@ -30,6 +33,7 @@ STAT_OUTPUTS = dict(
     zip(("price", "total", "long", "short", "best", "window"), ids.STAT_CARDS, strict=True)
 )
 OUTPUTS: tuple[tuple[str, str], ...] = (
+    (ids.ESTIMATED_GRAPH, "figure"),
     (ids.HEATMAP_GRAPH, "figure"),
     (ids.TIMELINE_GRAPH, "figure"),
     (ids.MAP_GRAPH, "figure"),
@@ -42,16 +46,24 @@ OUTPUTS: tuple[tuple[str, str], ...] = (
 
 
 def view_key(
-    service: HeatmapService, state: ViewState, sort: dict, version: int, down: Outage | None
+    service: HeatmapService,
+    state: ViewState,
+    sort: dict,
+    version: int,
+    down: Outage | None,
+    levels: Levels = (None, None),
 ) -> str:
     """What the visible view depends on; equal keys mean an identical view."""
     filters = f"{state.symbol}|{state.min_strength}|{state.max_distance}|v{version}"
     if down is not None:
         filters += f"|{down.text}"
+    if state.view == "estimated":
+        return estimated_key(service, state, version, down, levels)
     if state.view == "timeline":
         return f"timeline|{filters}|{state.range}|{sources.candle_key(service, state.symbol)}"
     if state.view == "map":
-        return f"map|{state.symbol}|{state.range}|v{version}|{down.text if down else ''}"
+        estimate = f"{state.levels_range}|{state.preset}|{levels_version(levels)}"
+        return f"map|{state.symbol}|{state.range}|v{version}|{down.text if down else ''}|{estimate}"
     if state.view == "table":
         return f"table|{filters}|{sort.get('column')}|{sort.get('descending')}"
     return f"heatmap|{filters}"
@@ -61,14 +73,14 @@ def _chart_text(down: Outage | None) -> str | None:
     return down.chart_text if down else None
 
 
-def _heatmap(service, snap: Snapshot | None, state: ViewState, sort, down) -> dict[str, Any]:
+def _heatmap(service, snap: Snapshot | None, state: ViewState, sort, down, **_) -> dict[str, Any]:
     figure = heatmap_figure(
         snap, state.symbol, state.min_strength, state.max_distance, _chart_text(down)
     )
     return {ids.HEATMAP_GRAPH: figure}
 
 
-def _timeline(service, snap: Snapshot | None, state: ViewState, sort, down) -> dict[str, Any]:
+def _timeline(service, snap: Snapshot | None, state: ViewState, sort, down, **_) -> dict:
     end = sources.now_ms(service)
     start = end - state.range_ms
     candles = sources.candles(service, state.symbol, start, end)
@@ -80,7 +92,7 @@ def _timeline(service, snap: Snapshot | None, state: ViewState, sort, down) -> d
     return {ids.TIMELINE_GRAPH: figure}
 
 
-def _map(service, snap: Snapshot | None, state: ViewState, sort, down) -> dict[str, Any]:
+def _map(service, snap: Snapshot | None, state: ViewState, sort, down, levels, **_) -> dict:
     end = sources.now_ms(service)
     liqs = sources.liquidations(service, state.symbol, end - state.range_ms, end)
     if liqs is None:  # no history: the clusters are all that is known
@@ -90,20 +102,30 @@ def _map(service, snap: Snapshot | None, state: ViewState, sort, down) -> dict[s
         points, label = liqs, f"in the last {state.range}"
     price = snap.current_price if snap else None
     uirevision = f"map:{state.symbol}:{state.range}"
+    result, why = levels
+    estimated = profile_bars(result.profile) if result is not None else None
+    # without an estimate, the reason; while the feed is down its message says it all
+    note = profile_note(estimated) if estimated is not None else (None if down else why)
     figure = liquidation_map_figure(
-        points, price, state.symbol, label, uirevision, _chart_text(down)
+        points, price, state.symbol, label, uirevision, _chart_text(down), estimated, note
     )
     return {ids.MAP_GRAPH: figure}
 
 
-def _table(service, snap: Snapshot | None, state: ViewState, sort, down) -> dict[str, Any]:
+def _table(service, snap: Snapshot | None, state: ViewState, sort, down, **_) -> dict[str, Any]:
     shown = snap.filtered(state.min_strength, state.max_distance) if snap else []
     ordered = sort_clusters(shown, sort.get("column"), bool(sort.get("descending")))
     caption = table_caption(len(ordered), state.symbol, sort)
     return {ids.TABLE_BODY: table_rows(ordered, empty_text(snap, down)), ids.TABLE_CAPTION: caption}
 
 
-RENDERERS = {"heatmap": _heatmap, "timeline": _timeline, "map": _map, "table": _table}
+RENDERERS = {
+    "estimated": render_estimated,
+    "heatmap": _heatmap,
+    "timeline": _timeline,
+    "map": _map,
+    "table": _table,
+}
 
 
 def as_of_children(snap: Snapshot | None, down: Outage | None) -> list:
@@ -121,7 +143,12 @@ def _stats(snap: Snapshot | None, state: ViewState, down: Outage | None) -> dict
     return out
 
 
-GRAPHS = {"heatmap": ids.HEATMAP_GRAPH, "timeline": ids.TIMELINE_GRAPH, "map": ids.MAP_GRAPH}
+GRAPHS = {
+    "estimated": ids.ESTIMATED_GRAPH,
+    "heatmap": ids.HEATMAP_GRAPH,
+    "timeline": ids.TIMELINE_GRAPH,
+    "map": ids.MAP_GRAPH,
+}
 
 
 def figure_update(figure: dict[str, Any], shown_revision: str | None) -> dict[str, Any] | Patch:
@@ -143,16 +170,27 @@ def figure_update(figure: dict[str, Any], shown_revision: str | None) -> dict[st
 
 
 def _render_view(
-    service, snap, state: ViewState, sort: dict, rendered: dict, down: Outage | None
+    service, snap, state: ViewState, sort: dict, rendered: dict, down: Outage | None, levels
 ) -> dict[str, Any]:
     """The visible view's outputs; a chart's figure as ``figure_update`` says."""
-    values = RENDERERS[state.view](service, snap, state, sort, down)
+    values = RENDERERS[state.view](
+        service, snap, state, sort, down, levels=levels, rendered=rendered
+    )
+    kept = values.pop(KEEP, {})
     graph = GRAPHS.get(state.view)
     if graph is not None:
         figure = values[graph]
         values[graph] = figure_update(figure, rendered.get(f"{state.view}.uirevision"))
-        values[ids.RENDERED] = {f"{state.view}.uirevision": figure["layout"]["uirevision"]}
+        kept[f"{state.view}.uirevision"] = figure["layout"]["uirevision"]
+    values[ids.RENDERED] = kept
     return values
+
+
+def _levels(service: HeatmapService, state: ViewState) -> Levels:
+    """The estimated levels the view needs (once per tick), else (None, None)."""
+    if state.view not in ("estimated", "map"):
+        return None, None
+    return levels_result(service, state.symbol, state.levels_range, state.preset)
 
 
 def render_views(
@@ -166,7 +204,8 @@ def render_views(
     version = snap.version if snap else 0
     stats_key = f"{state.symbol}|{state.min_strength}|{state.max_distance}|v{version}"
     stats_key += f"|{down.text}" if down else ""
-    keys = {"stats": stats_key, state.view: view_key(service, state, sort, version, down)}
+    levels = _levels(service, state)
+    keys = {"stats": stats_key, state.view: view_key(service, state, sort, version, down, levels)}
     changed = {part for part, key in keys.items() if rendered.get(part) != key}
     if not changed:
         raise PreventUpdate
@@ -174,7 +213,7 @@ def render_views(
     if "stats" in changed:
         values.update(_stats(snap, state, down))
     if state.view in changed:
-        values.update(_render_view(service, snap, state, sort, rendered, down))
+        values.update(_render_view(service, snap, state, sort, rendered, down, levels))
     values[ids.RENDERED] = {**rendered, **keys, **values.get(ids.RENDERED, {})}
     return [values.get(component, no_update) for component, _ in OUTPUTS]
 

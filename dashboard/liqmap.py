@@ -6,6 +6,11 @@ outward, the running total of long notional in the buckets below it and of short
 buckets above it — how much was liquidated within each distance of the price. Longs liquidated
 above the price (it fell further after them) and shorts below it are not on the curves; a note on
 the chart says how much that is.
+
+With the estimated profile (``dashboard.profile``) the map leads with it: the standing book per
+bucket stacked by leverage tier (left axis) and its cumulative curves (right axis); the realized
+bars are then an outlined overlay on their own, unlabelled scale (they are far smaller than
+what stands; the hover gives their USD), and their curves are left to the realized-only map.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import numpy as np
 
 from dashboard import theme
 from dashboard.points import Points
+from dashboard.profile import ProfileBars, curve_traces, tier_traces
 
 TARGET_BUCKETS = 60
 
@@ -111,10 +117,15 @@ def off_side_note(rows: Sequence[Bucket], price: float) -> dict[str, Any] | None
     }  # fmt: skip
 
 
-def _bar(side: str, rows: Sequence[Bucket], decimals: int) -> dict[str, Any]:
+def _bar(side: str, rows: Sequence[Bucket], decimals: int, overlay: bool = False) -> dict:
     usd = [b.long_usd if side == "long" else b.short_usd for b in rows]
     counts = [b.long_count if side == "long" else b.short_count for b in rows]
     label = f"{theme.SIDE_LABEL[side]}s liquidated"
+    colour = theme.SIDE_COLOR[side]
+    overlaid = {
+        "name": f"Realized {side}", "yaxis": "y3",
+        "marker": {"color": theme.rgba(colour, 0.15), "line": {"width": 1.5, "color": colour}},
+    } if overlay else {}  # fmt: skip
     return {
         "type": "bar",
         "name": label,
@@ -128,6 +139,7 @@ def _bar(side: str, rows: Sequence[Bucket], decimals: int) -> dict[str, Any]:
             for b, v, n in zip(rows, usd, counts, strict=True)
         ],
         "hovertemplate": "%{hovertext}<extra></extra>",
+        **overlaid,
     }
 
 
@@ -160,6 +172,15 @@ def _layout(uirevision: str) -> dict[str, Any]:
     return layout
 
 
+def _corner_note(text: str, x: float, anchor: str, y: float = 0.99) -> dict[str, Any]:
+    return {
+        "text": text, "xref": "paper", "yref": "paper", "x": x, "y": y, "xanchor": anchor,
+        "yanchor": "top", "showarrow": False, "align": "left",
+        "font": {"color": theme.MUTED, "size": 11}, "bgcolor": "rgba(13,17,23,0.75)",
+        "borderpad": 4,
+    }  # fmt: skip
+
+
 def _price_marks(price: float) -> tuple[dict[str, Any], dict[str, Any]]:
     """A vertical blue line at the current price and its label at the top."""
     line = {
@@ -174,6 +195,17 @@ def _price_marks(price: float) -> tuple[dict[str, Any], dict[str, Any]]:
     return line, tag
 
 
+def _estimated(bars: ProfileBars, rows, layout: dict, decimals: int) -> list[dict[str, Any]]:
+    """The tier stacks and their curves first, the realized bars over them (own axis)."""
+    data = tier_traces(bars, decimals) + curve_traces(bars)
+    data += [_bar("long", rows, decimals, True), _bar("short", rows, decimals, True)]
+    layout["yaxis3"] = {"overlaying": "y", "visible": False, "rangemode": "tozero",
+                        "fixedrange": True}  # fmt: skip
+    layout["yaxis"]["title"] = {"text": "Estimated standing USD", "font": {"size": 11}}
+    layout["margin"]["t"] = 64  # two rows of legend above the plot (tiers, curves, realized)
+    return data
+
+
 def liquidation_map_figure(
     points: Points,
     price: float | None,
@@ -181,24 +213,38 @@ def liquidation_map_figure(
     source_label: str,
     uirevision: str,
     outage: str | None = None,
+    estimated: ProfileBars | None = None,
+    estimated_note: str | None = None,
 ) -> dict[str, Any]:
     """Bars per bucket, the cumulative curves and the price line; an explained empty state
-    (``outage``, when the feed is not live, in place of "no liquidations")."""
+    (``outage``, when the feed is not live, in place of "no liquidations"). With ``estimated``
+    the estimated profile leads (module docstring); ``estimated_note`` says why it is missing
+    or what it leaves out."""
     rows = buckets(points, price)
     decimals = theme.price_decimals(price or (rows[0].centre if rows else 0.0))
-    data = [_bar("long", rows, decimals), _bar("short", rows, decimals)]
     layout = _layout(uirevision)
     shapes, annotations = [], []
+    if estimated is not None:
+        price = estimated.price if price is None else price
+        data = _estimated(estimated, rows, layout, decimals)
+        if rows:
+            own = "Realized bars (outlined) on their own scale: hover for USD"
+            estimated_note = f"{estimated_note}<br>{own}" if estimated_note else own
+    else:
+        data = [_bar("long", rows, decimals), _bar("short", rows, decimals)]
+    if estimated_note:
+        annotations.append(_corner_note(estimated_note, 0.005, "left", y=0.92))
     if price is not None:
-        curves = cumulative(rows, price)
-        data += [_curve(side, xy) for side, xy in zip(("long", "short"), curves, strict=True)]
+        if estimated is None:
+            curves = cumulative(rows, price)
+            data += [_curve(side, xy) for side, xy in zip(("long", "short"), curves, strict=True)]
         line, tag = _price_marks(price)
         shapes.append(line)
         annotations.append(tag)
-        note = off_side_note(rows, price)
+        note = off_side_note(rows, price) if estimated is None else None
         if note is not None:
             annotations.append(note)
-    if not rows:
+    if not rows and estimated is None:
         annotations.append(theme.message(outage or f"No liquidations of {symbol} {source_label}"))
         layout["xaxis"]["visible"] = price is not None
         layout["yaxis"]["visible"] = False

@@ -101,6 +101,11 @@ class Points:
         keep = self.sides == SIDE_CODES[side]
         return Points(*(column[keep] for column in self._columns()))
 
+    def between(self, start_ms: int, end_ms: int) -> Points:
+        """The points of ``[start_ms, end_ms]``."""
+        keep = (self.times >= start_ms) & (self.times <= end_ms)
+        return Points(*(column[keep] for column in self._columns()))
+
     def _columns(self) -> tuple[np.ndarray, ...]:
         return (self.times, self.prices, self.notionals, self.sides, self.quantities, self.counts)
 

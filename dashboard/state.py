@@ -13,14 +13,32 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from heatmap_engine.best import DEFAULT_MAX_DISTANCE_PCT, DEFAULT_MIN_STRENGTH
+from heatmap_engine.levels.settings import PRESETS
 from heatmap_engine.symbols import base_and_quote, split_multiplier
 
+# the first is the default; "Realized" names the views of observed liquidations
 VIEWS: dict[str, str] = {
-    "heatmap": "Heatmap",
-    "timeline": "Time × price",
+    "estimated": "Heatmap (estimated)",
+    "heatmap": "Realized clusters",
+    "timeline": "Realized time × price",
     "map": "Liquidation map",
     "table": "Table",
 }
+# which layer each view shows, in one line (the page shows the line of the current view)
+LAYERS: dict[str, str] = {
+    "estimated": "Estimated layer: where the leveraged positions open now would be liquidated, "
+    "modelled from candles and open interest. Not observed.",
+    "heatmap": "Realized layer: clusters of the liquidations Binance reported (observed; a "
+    "lower bound).",
+    "timeline": "Realized layer: each liquidation Binance reported, where and when it happened "
+    "(observed; a lower bound).",
+    "map": "Both layers: the estimated standing book by leverage tier, with the realized "
+    "liquidations of the range over it.",
+    "table": "Realized layer: the clusters of observed liquidations, as a table.",
+}
+LEVELS_RANGES = ("12h", "24h", "3d", "7d", "30d")  # the estimated view's ranges
+OVERLAYS = {"dots": "Realized liquidations", "bands": "Realized clusters"}
+THRESHOLD_BOUNDS = (0.0, 50.0, 1.0)  # % of the colour scale's maximum
 # range -> (milliseconds, candle interval)
 RANGES: dict[str, tuple[int, str]] = {
     "1h": (3_600_000, "1m"),
@@ -41,9 +59,13 @@ class ViewState:
     symbol: str
     min_strength: float = DEFAULT_MIN_STRENGTH
     max_distance: float = DEFAULT_MAX_DISTANCE_PCT
-    view: str = "heatmap"
+    view: str = "estimated"
     range: str = "1h"
     refresh: int = 5  # seconds between auto-refresh ticks
+    levels_range: str = "24h"  # the estimated view's range
+    preset: str = "all"
+    threshold: float = 5.0  # estimated cells below this % of the colour scale are hidden
+    overlay: str = ""  # realized layers over the estimated view: "", "dots", "bands", "dots,bands"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,6 +73,10 @@ class ViewState:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ViewState:
         return cls(**{k: data[k] for k in cls.__slots__ if k in data})
+
+    @property
+    def overlays(self) -> list[str]:
+        return [o for o in self.overlay.split(",") if o]
 
     @property
     def range_ms(self) -> int:
@@ -101,15 +127,31 @@ def parse_query(
         view=args["view"] if args.get("view") in VIEWS else defaults.view,
         range=args["range"] if args.get("range") in RANGES else defaults.range,
         refresh=refresh,
+        levels_range=_choice(args.get("levels_range"), LEVELS_RANGES, defaults.levels_range),
+        preset=_choice(args.get("preset"), PRESETS, defaults.preset),
+        threshold=_number(args.get("threshold"), THRESHOLD_BOUNDS, defaults.threshold),
+        overlay=overlay_value((args.get("overlay") or "").split(",")),
     )
     return state, notice
+
+
+def _choice(raw: str | None, allowed: Iterable[str], default: str) -> str:
+    return raw if raw in tuple(allowed) else default
+
+
+def overlay_value(chosen: Iterable[str] | None) -> str:
+    """The known overlays among ``chosen``, in their own order, as the state holds them."""
+    picked = set(chosen or ())
+    return ",".join(o for o in OVERLAYS if o in picked)
 
 
 def to_query(state: ViewState) -> str:
     """``?symbol=...`` plus every parameter that differs from its default."""
     defaults = ViewState(state.symbol)
     params: dict[str, Any] = {"symbol": state.symbol}
-    for name in ("min_strength", "max_distance", "view", "range", "refresh"):
+    names = ("min_strength", "max_distance", "view", "range", "refresh", "levels_range",
+             "preset", "threshold", "overlay")  # fmt: skip
+    for name in names:
         value = getattr(state, name)
         if value != getattr(defaults, name):
             params[name] = f"{value:g}" if isinstance(value, float) else value
@@ -123,8 +165,21 @@ def with_controls(
     max_distance: float | None,
     view: str | None,
     range_: str | None,
+    levels_range: str | None = None,
+    preset: str | None = None,
+    threshold: float | None = None,
+    overlays: list[str] | None = None,
 ) -> ViewState:
     """The state after the user moved a control (a cleared or unknown value keeps the old one)."""
+    state = replace(
+        state,
+        levels_range=_choice(levels_range, LEVELS_RANGES, state.levels_range),
+        preset=_choice(preset, PRESETS, state.preset),
+        threshold=state.threshold
+        if threshold is None
+        else _number(str(threshold), THRESHOLD_BOUNDS, state.threshold),
+        overlay=state.overlay if overlays is None else overlay_value(overlays),
+    )
     return replace(
         state,
         symbol=symbol or state.symbol,

@@ -37,7 +37,7 @@ def _hover(side: str, merged: bool, decimals: int) -> str:
     )
 
 
-def _marker_trace(side: str, points: Points, largest: float, merged: bool, decimals: int):
+def marker_trace(side: str, points: Points, largest: float, merged: bool, decimals: int):
     color = theme.SIDE_COLOR[side]
     custom = np.column_stack(
         [np.round(points.notionals), np.round(points.quantities, 6), points.counts]
@@ -74,7 +74,7 @@ def _candle_trace(candles: Sequence[Candle]) -> dict[str, Any]:
     }
 
 
-def _band_shapes(clusters: Sequence[Cluster], window_minutes: float) -> list[dict[str, Any]]:
+def band_shapes(clusters: Sequence[Cluster], window_minutes: float) -> list[dict[str, Any]]:
     """Current clusters as horizontal lines behind the candles: thicker and more opaque with
     strength (pixels, so a 2 % price cell never swamps an hour of candles)."""
     shapes = []
@@ -170,7 +170,7 @@ def timeline_figure(
     largest = float(points.notionals.max()) if len(points) else 0.0
     data: list[dict[str, Any]] = [_candle_trace(candles)]
     data += [
-        _marker_trace(side, points.of_side(side), largest, merged, decimals)
+        marker_trace(side, points.of_side(side), largest, merged, decimals)
         for side in ("long", "short")
     ]
     extent = price_extent(candles, points, price)
@@ -179,7 +179,7 @@ def timeline_figure(
     layout = _layout(view, start_ms, end_ms)
     layout["yaxis"]["visible"] = extent is not None
     clusters = snapshot.filtered(view.min_strength, view.max_distance) if snapshot else []
-    shapes = _band_shapes(nearby(clusters, extent), snapshot.window_minutes if snapshot else 60)
+    shapes = band_shapes(nearby(clusters, extent), snapshot.window_minutes if snapshot else 60)
     annotations = []
     if price is not None:
         line, tag = theme.price_tag(price)

@@ -10,13 +10,19 @@ from dash import dcc, html
 from dashboard.state import (
     DISTANCE_BOUNDS,
     HISTORY_ONLY_RANGES,
+    LEVELS_RANGES,
+    OVERLAYS,
     RANGES,
     STRENGTH_BOUNDS,
+    THRESHOLD_BOUNDS,
     VIEWS,
     ViewState,
     symbol_options,
 )
+from heatmap_engine.levels.settings import PRESETS
 from layouts import ids
+
+PRESET_LABELS = {"all": "All tiers", "high": "High leverage", "low": "Low leverage"}
 
 
 def symbol_search(symbols: Sequence[str], state: ViewState) -> dcc.Dropdown:
@@ -124,4 +130,51 @@ def auto_refresh_switch() -> dbc.Switch:
         value=True,
         className="hm-switch",
         persistence=False,
+    )
+
+
+def levels_range_selector(state: ViewState) -> html.Div:
+    options = [{"label": key, "value": key} for key in LEVELS_RANGES]
+    return html.Div(
+        [
+            html.Span("Range", className="hm-control-title"),
+            _segmented(ids.LEVELS_RANGE, options, state.levels_range),
+        ],
+        className="hm-levels-range",
+    )
+
+
+def preset_selector(state: ViewState) -> html.Div:
+    options = [{"label": PRESET_LABELS.get(p, p), "value": p} for p in PRESETS]
+    return html.Div(
+        [
+            html.Span("Leverage", className="hm-control-title"),
+            _segmented(ids.PRESET, options, state.preset),
+        ],
+        className="hm-preset",
+        title="Which leverage tiers the model assumes (the tiers and weights are in the API's "
+        "assumptions block)",
+    )
+
+
+def threshold_slider(state: ViewState) -> html.Div:
+    marks = {v: f"{v:g}%" for v in (0, 10, 25, 50)}
+    return _slider(
+        ids.THRESHOLD,
+        ids.THRESHOLD_LABEL,
+        "Hide cells under",
+        THRESHOLD_BOUNDS,
+        state.threshold,
+        marks,
+    )
+
+
+def overlay_switches(state: ViewState) -> dbc.Checklist:
+    return dbc.Checklist(
+        id=ids.OVERLAY,
+        options=[{"label": label, "value": key} for key, label in OVERLAYS.items()],
+        value=state.overlays,
+        inline=True,
+        switch=True,
+        className="hm-overlay",
     )

@@ -22,6 +22,12 @@ VIEW = "view"
 RANGE = "range"
 RANGE_GROUP = "range-group"
 NOTICE = "notice"
+LEVELS_RANGE = "levels-range"  # the estimated view's range (12h … 30d)
+PRESET = "levels-preset"
+THRESHOLD = "levels-threshold"
+THRESHOLD_LABEL = "levels-threshold-label"
+OVERLAY = "levels-overlay"  # realized layers over the estimated view
+LAYER_NOTE = "layer-note"  # one line: which layer the current view shows
 
 # header status
 FEED = "feed-status"
@@ -38,6 +44,8 @@ STAT_WINDOW = "stat-window"
 STAT_CARDS = (STAT_PRICE, STAT_TOTAL, STAT_LONG, STAT_SHORT, STAT_BEST, STAT_WINDOW)
 
 # views
+ESTIMATED_VIEW = "estimated-view"
+ESTIMATED_GRAPH = "estimated-graph"
 HEATMAP_VIEW = "heatmap-view"
 HEATMAP_GRAPH = "heatmap-graph"
 DETAILS = "cluster-details"

@@ -1,4 +1,4 @@
-"""The page: header, statistics cards, toolbar, the four views and the stores behind them.
+"""The page: header, statistics cards, toolbar, the five views and the stores behind them.
 
 Every component a callback uses is in this tree from the start (views are hidden, not
 removed), so no callback ever refers to a missing component.
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from dash import dcc, html
 
-from dashboard.state import ViewState, default_symbol
+from dashboard.state import LAYERS, ViewState, default_symbol
 from dashboard.summary import Stat
 from dashboard.table import COLUMNS, DEFAULT_SORT, PHONE_COLUMNS, cell_class, header_classes
 from dashboard.theme import placeholder_figure
@@ -93,14 +93,39 @@ def _stats() -> html.Section:
 
 
 def _toolbar(state: ViewState, history: bool) -> html.Section:
+    """The view selector; the realized views' filters and range; the estimated view's range,
+    preset, threshold and overlays (CSS shows the controls of the view shown)."""
     return html.Section(
         [
             controls.view_selector(state),
-            controls.strength_slider(state),
-            controls.distance_slider(state),
-            controls.range_selector(state, history),
+            html.Div(
+                [
+                    controls.strength_slider(state),
+                    controls.distance_slider(state),
+                    controls.range_selector(state, history),
+                ],
+                className="hm-controls hm-realized-controls",
+            ),
+            html.Div(
+                [
+                    controls.levels_range_selector(state),
+                    controls.preset_selector(state),
+                    controls.threshold_slider(state),
+                    controls.overlay_switches(state),
+                ],
+                className="hm-controls hm-estimated-controls",
+            ),
         ],
         className="hm-toolbar",
+    )
+
+
+def _layer_note() -> html.Div:
+    """One line saying which layer the current view shows (CSS picks the view's line)."""
+    return html.Div(
+        [html.Span(text, className=f"hm-layer hm-layer-{view}") for view, text in LAYERS.items()],
+        id=ids.LAYER_NOTE,
+        className="hm-layer-note",
     )
 
 
@@ -169,6 +194,7 @@ def _views(state: ViewState) -> html.Main:
     )
     return html.Main(
         [
+            html.Div(_graph(ids.ESTIMATED_GRAPH), id=ids.ESTIMATED_VIEW, className="hm-view"),
             html.Div(
                 [_graph(ids.HEATMAP_GRAPH), details],
                 id=ids.HEATMAP_VIEW,
@@ -186,8 +212,9 @@ def _footer() -> html.Footer:
     return html.Footer(
         [
             html.Span(
-                "Realized liquidations from Binance's public stream, which sends at most one per "
-                "symbol per second: every figure is a lower bound."
+                "Realized: liquidations from Binance's public stream, which sends at most one per "
+                "symbol per second (a lower bound). Estimated: a model of candles and open "
+                "interest (its assumptions are in the API)."
             ),
             html.Span(
                 [html.A("API docs", href="/docs/"), " · ", html.A("Stats", href="/api/stats")],
@@ -208,6 +235,7 @@ def page(symbols: Sequence[str], history: bool = True) -> html.Div:
             html.Div(id=ids.OUTAGE, className="hm-outage", role="status"),
             _stats(),
             _toolbar(state, history),
+            _layer_note(),
             _views(state),
             _footer(),
         ],

@@ -18,7 +18,7 @@ from callbacks.panels import csv_download, details_for, ladder_for, pin_from_cli
 from callbacks.url_state import from_controls, from_url
 from callbacks.views import OUTPUTS, render_views
 from dashboard.state import ViewState
-from heatmap_engine.models import Liquidation
+from heatmap_engine.models import Liquidation, OpenInterest
 from layouts import ids
 
 POSITION = {component: i for i, (component, _) in enumerate(OUTPUTS)}
@@ -32,7 +32,7 @@ def output(values: list, component: str):
 
 def test_the_visible_view_and_the_cards_are_rendered_the_rest_is_left(make_service):
     service = make_service()
-    values = render_views(service, ViewState("BTCUSDT"), None, {})
+    values = render_views(service, ViewState("BTCUSDT", view="heatmap"), None, {})
     heatmap = output(values, ids.HEATMAP_GRAPH)
     assert heatmap["layout"]["uirevision"] == "heatmap:BTCUSDT"
     assert sum(len(t["y"]) for t in heatmap["data"] if t["type"] == "bar") == len(
@@ -48,7 +48,7 @@ def test_the_visible_view_and_the_cards_are_rendered_the_rest_is_left(make_servi
 
 def test_an_unchanged_snapshot_sends_nothing_and_new_data_sends_again(make_service, now_ms):
     service = make_service()
-    state = ViewState("BTCUSDT")
+    state = ViewState("BTCUSDT", view="heatmap")
     first = render_views(service, state, None, {})
     rendered = output(first, ids.RENDERED)
     with pytest.raises(PreventUpdate):
@@ -70,8 +70,10 @@ def test_an_unchanged_snapshot_sends_nothing_and_new_data_sends_again(make_servi
 
 def test_another_symbol_gets_a_whole_figure(make_service):
     service = make_service()
-    rendered = output(render_views(service, ViewState("BTCUSDT"), None, {}), ids.RENDERED)
-    values = render_views(service, ViewState("1000PEPEUSDT"), None, rendered)
+    rendered = output(
+        render_views(service, ViewState("BTCUSDT", view="heatmap"), None, {}), ids.RENDERED
+    )
+    values = render_views(service, ViewState("1000PEPEUSDT", view="heatmap"), None, rendered)
     figure = output(values, ids.HEATMAP_GRAPH)
     assert isinstance(figure, dict) and figure["layout"]["uirevision"] == "heatmap:1000PEPEUSDT"
     assert output(values, ids.RENDERED)["heatmap.uirevision"] == "heatmap:1000PEPEUSDT"
@@ -79,7 +81,7 @@ def test_another_symbol_gets_a_whole_figure(make_service):
 
 def test_switching_view_renders_only_the_new_one(make_service):
     service = make_service()
-    first = render_views(service, ViewState("BTCUSDT"), None, {})
+    first = render_views(service, ViewState("BTCUSDT", view="heatmap"), None, {})
     values = render_views(service, ViewState("BTCUSDT", view="table"), None,
                           output(first, ids.RENDERED))  # fmt: skip
     assert output(values, ids.HEATMAP_GRAPH) is no_update
@@ -125,28 +127,33 @@ def test_without_history_the_map_uses_the_clusters(make_service):
 
 def test_url_sets_the_controls_and_canonicalises_itself(make_service):
     service = make_service(history=False)
-    values = from_url(service, "?symbol=pepe&view=table&refresh=2")
-    symbol, strength, distance, view, range_, interval, search, notice, state = values
+    values = from_url(service, "?symbol=pepe&view=table&refresh=2&preset=high")
+    symbol, strength, distance, view, range_, levels_range, preset, threshold, overlays = values[:9]
+    interval, search, notice, state = values[9:]
     assert (symbol, strength, distance, view, range_) == ("1000PEPEUSDT", 0.0, 10.0, "table", "1h")
+    assert (levels_range, preset, threshold, overlays) == ("24h", "high", 5.0, [])
     assert interval == 2000 and notice == ""
-    assert search == "?symbol=1000PEPEUSDT&view=table&refresh=2"
-    assert ViewState.from_dict(state) == ViewState("1000PEPEUSDT", view="table", refresh=2)
-    assert from_url(service, search)[6] is no_update  # already canonical: the URL stays
+    assert search == "?symbol=1000PEPEUSDT&view=table&refresh=2&preset=high"
+    assert ViewState.from_dict(state) == ViewState(
+        "1000PEPEUSDT", view="table", refresh=2, preset="high"
+    )
+    assert from_url(service, search)[10] is no_update  # already canonical: the URL stays
     unknown = from_url(service, "?symbol=zzz")
-    assert unknown[0] == "BTCUSDT" and "zzz" in unknown[7]
+    assert unknown[0] == "BTCUSDT" and "zzz" in unknown[11]
 
 
 def test_a_moved_control_writes_the_url_and_leaves_the_controls(make_service):
     current = ViewState("BTCUSDT", refresh=3).to_dict()
-    values = from_controls(current, "BTCUSDT", ("ETHUSDT", 0.4, 10.0, "heatmap", "1h"))
-    assert values[:6] == [no_update] * 6
-    assert values[6] == "?symbol=ETHUSDT&min_strength=0.4&refresh=3"
-    assert ViewState.from_dict(values[8]) == ViewState("ETHUSDT", 0.4, refresh=3)
+    moved = ("ETHUSDT", 0.4, 10.0, "heatmap", "1h", "24h", "all", 5.0, [])
+    values = from_controls(current, "BTCUSDT", moved)
+    assert values[:10] == [no_update] * 10
+    assert values[10] == "?symbol=ETHUSDT&min_strength=0.4&view=heatmap&refresh=3"
+    assert ViewState.from_dict(values[12]) == ViewState("ETHUSDT", 0.4, view="heatmap", refresh=3)
 
 
 def test_a_click_pins_the_band_and_the_panel_follows_the_snapshot(make_service):
     service = make_service(history=False)
-    state = ViewState("BTCUSDT").to_dict()
+    state = ViewState("BTCUSDT", view="heatmap").to_dict()
     strongest = max(service.snapshot("BTCUSDT").clusters, key=lambda c: c.strength)
     pinned = pin_from_click({"points": [{"customdata": strongest.cluster_id}]}, state)
     assert pinned == {"symbol": "BTCUSDT", "cluster_id": strongest.cluster_id}
@@ -162,7 +169,7 @@ def test_a_click_pins_the_band_and_the_panel_follows_the_snapshot(make_service):
 
 def test_the_ladder_puts_the_price_between_the_sides(make_service):
     service = make_service(history=False)
-    rows = ladder_for(service, ViewState("BTCUSDT").to_dict())
+    rows = ladder_for(service, ViewState("BTCUSDT", view="heatmap").to_dict())
     classes = [row.className.split()[0] for row in rows]
     price_at = classes.index("hm-ladder-price")
     assert classes.count("hm-ladder-price") == 1
@@ -234,7 +241,10 @@ def _post(client, dash_app, output_contains: str, values: dict):
 
 def test_the_refresh_over_http_answers_204_when_nothing_changed(dash_app):
     client = dash_app.server.test_client()
-    values = {f"{ids.STATE}.data": ViewState("BTCUSDT").to_dict(), f"{ids.RENDERED}.data": {}}
+    values = {
+        f"{ids.STATE}.data": ViewState("BTCUSDT", view="heatmap").to_dict(),
+        f"{ids.RENDERED}.data": {},
+    }
     first = _post(client, dash_app, f"{ids.HEATMAP_GRAPH}.figure", values)
     assert first.status_code == 200
     response = first.get_json()["response"]
@@ -252,16 +262,40 @@ def bundled_trace_types() -> set[str]:
 
 def test_every_trace_type_drawn_is_in_the_vendored_plotly_bundle(make_service):
     """dcc.Graph uses assets/vendor's plotly.js build (window.Plotly) instead of the 4.8 MB full
-    bundle: every trace type a view draws must be in it, and the heatmap trace the estimated
-    heatmap will draw under the candles."""
+    bundle: every trace type a view draws must be in it (the estimated view draws a heatmap
+    under the candles)."""
     service = make_service()
     types = set()
-    for view in ("heatmap", "timeline", "map"):
-        values = render_views(service, ViewState("BTCUSDT", view=view), None, {})
-        graph = {"heatmap": ids.HEATMAP_GRAPH, "timeline": ids.TIMELINE_GRAPH}.get(
-            view, ids.MAP_GRAPH
-        )
+    service.history.store.write_batch([], open_interest=day_of_open_interest())
+    graphs = {"estimated": ids.ESTIMATED_GRAPH, "heatmap": ids.HEATMAP_GRAPH,
+              "timeline": ids.TIMELINE_GRAPH, "map": ids.MAP_GRAPH}  # fmt: skip
+    for view, graph in graphs.items():
+        state = ViewState("BTCUSDT", view=view, overlay="dots,bands")
+        values = render_views(service, state, None, {})
         types |= {trace["type"] for trace in output(values, graph)["data"]}
     bundled = bundled_trace_types()
-    assert types == {"bar", "candlestick", "scatter"} and types <= bundled
-    assert "heatmap" in bundled
+    assert types == {"bar", "candlestick", "scatter", "heatmap"} and types <= bundled
+
+
+def day_of_open_interest() -> list:
+    """A day of 5-minute open-interest readings (contracts) of BTC up to the fixtures' now."""
+    start = 1_769_601_600_000 - 1440 * 60_000
+    return [("5m", OpenInterest("binance", "BTCUSDT", start + i * 300_000, 500.0 + i, None))
+            for i in range(289)]  # fmt: skip
+
+
+def test_the_estimated_view_over_http_answers_204_while_its_result_stands(make_service):
+    """The default view (no view in the state): its figure, then an empty 204 on the next tick."""
+    service = make_service()
+    service.history.store.write_batch([], open_interest=day_of_open_interest())
+    app = create_app(service.settings, service, start_engine=False,
+                     api_settings=ApiSettings.from_env({}))  # fmt: skip
+    client = app.server.test_client()
+    values = {f"{ids.STATE}.data": ViewState("BTCUSDT").to_dict(), f"{ids.RENDERED}.data": {}}
+    first = _post(client, app, f"{ids.ESTIMATED_GRAPH}.figure", values)
+    response = first.get_json()["response"]
+    figure = response[ids.ESTIMATED_GRAPH]["figure"]
+    assert [t["type"] for t in figure["data"]] == ["heatmap", "candlestick"]
+    values[f"{ids.RENDERED}.data"] = response[ids.RENDERED]["data"]
+    again = _post(client, app, f"{ids.ESTIMATED_GRAPH}.figure", values)
+    assert again.status_code == 204 and again.get_data() == b""

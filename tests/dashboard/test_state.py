@@ -6,6 +6,8 @@ import pytest
 
 from dashboard.state import (
     DISTANCE_BOUNDS,
+    LAYERS,
+    LEVELS_RANGES,
     RANGES,
     VIEWS,
     ViewState,
@@ -71,8 +73,33 @@ def test_state_survives_the_store_as_a_dict():
 
 
 def test_views_and_ranges_are_the_ones_offered():
-    assert list(VIEWS) == ["heatmap", "timeline", "map", "table"]
+    assert list(VIEWS) == ["estimated", "heatmap", "timeline", "map", "table"]
+    assert ViewState("BTCUSDT").view == "estimated"  # the first view is the default
+    assert VIEWS["estimated"] == "Heatmap (estimated)"
+    assert all(VIEWS[v].startswith("Realized") for v in ("heatmap", "timeline"))
+    assert set(LAYERS) == set(VIEWS)
+    assert LAYERS["estimated"].startswith("Estimated layer")
     assert list(RANGES)[:4] == ["1h", "4h", "12h", "24h"]
+    assert LEVELS_RANGES == ("12h", "24h", "3d", "7d", "30d")
+
+
+def test_the_estimated_view_choices_travel_in_the_url():
+    state, _ = parse_query(
+        "?symbol=BTCUSDT&levels_range=30d&preset=high&threshold=12&overlay=bands,dots",
+        RESOLVER.resolve,
+        "BTCUSDT",
+    )
+    assert (state.levels_range, state.preset, state.threshold) == ("30d", "high", 12.0)
+    assert state.overlays == ["dots", "bands"]  # in the options' own order
+    query = to_query(state)
+    assert "levels_range=30d" in query and "preset=high" in query and "threshold=12" in query
+    assert parse_query(query, RESOLVER.resolve, "BTCUSDT")[0] == state
+    bad, _ = parse_query("?levels_range=9y&preset=mega&threshold=-4&overlay=x", RESOLVER.resolve,
+                         "BTCUSDT")  # fmt: skip
+    assert (bad.levels_range, bad.preset, bad.threshold, bad.overlay) == ("24h", "all", 0.0, "")
+    moved = with_controls(state, None, None, None, None, None, "7d", "low", 30, [])
+    assert (moved.levels_range, moved.preset, moved.threshold, moved.overlay) == (
+        "7d", "low", 30.0, "")  # fmt: skip
 
 
 def test_default_symbol_prefers_btc():

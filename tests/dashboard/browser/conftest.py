@@ -105,6 +105,23 @@ def start_app_on(ws_url: str, rest_url: str, data_dir: Path, symbols: str) -> Ru
     return app
 
 
+def start_demo_app(data_dir: Path, symbols: str) -> RunningApp:
+    """``python app.py --demo``: the simulated market on loopback, its history (candles and
+    open interest, which the estimated levels need) backfilled through the real client."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEATMAP_")}
+    env.update(HEATMAP_DATA_DIR=str(data_dir), HEATMAP_SYMBOLS=symbols, HEATMAP_LOG_LEVEL="WARNING")
+    log_path = data_dir.parent / f"demo-{port}.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "app.py", "--demo", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    app = RunningApp(f"http://127.0.0.1:{port}", proc, log_path)
+    wait_for(lambda: requests.get(app.base + "/api/symbols", timeout=2).ok, 60, "the API", app)
+    return app
+
+
 def stop_app(app: RunningApp) -> None:
     app.proc.terminate()
     try:
@@ -182,6 +199,23 @@ def publish_burst(exchange, market_frames) -> Callable[..., None]:
         exchange.publish_many("!forceOrder@arr", payloads)
 
     return publish
+
+
+@pytest.fixture(scope="module")
+def demo_app() -> Iterator[RunningApp]:
+    """The demo (simulated market) with BTC and ETH, once BTC's estimated levels can be read
+    for every range the estimated view offers."""
+    chromium_or_skip()
+    with tempfile.TemporaryDirectory(prefix="heatmap-demo-") as tmp:
+        app = start_demo_app(Path(tmp) / "data", "BTCUSDT,ETHUSDT")
+        try:
+            for range_name in ("24h", "30d"):
+                path = f"/api/levels/BTCUSDT?range={range_name}"
+                ready = lambda p=path: requests.get(app.base + p, timeout=30).ok  # noqa: E731
+                wait_for(ready, 180, f"BTC's estimated levels ({range_name})", app)
+            yield app
+        finally:
+            stop_app(app)
 
 
 @pytest.fixture(scope="module")

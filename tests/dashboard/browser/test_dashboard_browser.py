@@ -45,6 +45,10 @@ def wait_for_figure(page, graph_id: str = ids.HEATMAP_GRAPH) -> None:
 
 
 def open_dashboard(page, app, query: str = "", path: str = "/", graph=ids.HEATMAP_GRAPH):
+    """The page at ``query``; the realized clusters' view unless the query names a view (the
+    estimated view is the default: its browser tests are test_estimated_browser.py)."""
+    if "view=" not in query:
+        query += ("&" if query else "?") + "view=heatmap"
     page.goto(app.base + path + query)
     page.wait_for_function(
         f"() => /v\\d+/.test(document.getElementById('{ids.AS_OF}')?.innerText || '')",
@@ -75,7 +79,10 @@ def stat(page, card: str) -> str:
 
 def show_view(page, label: str, view: str, graph_id: str | None) -> None:
     page.click(f"#{ids.VIEW} label:has-text('{label}')")
-    page.wait_for_function(f"() => location.search.includes('view={view}')")
+    if view == "estimated":  # the default view: the URL names no view
+        page.wait_for_function("() => !location.search.includes('view=')")
+    else:
+        page.wait_for_function(f"() => location.search.includes('view={view}')")
     if graph_id:
         wait_for_figure(page, graph_id)
         page.wait_for_timeout(300)  # let the resize after becoming visible settle
@@ -99,9 +106,10 @@ def test_every_view_draws_without_errors_at_laptop_and_phone_width(page, live_ap
         assert bands(page) == body["total_clusters"] > 0
         screenshot(page, f"{width_name}-heatmap")
         for label, view, graph in (
-            ("Time × price", "timeline", ids.TIMELINE_GRAPH),
+            ("Realized time × price", "timeline", ids.TIMELINE_GRAPH),
             ("Liquidation map", "map", ids.MAP_GRAPH),
             ("Table", "table", None),
+            ("Heatmap (estimated)", "estimated", ids.ESTIMATED_GRAPH),
         ):
             show_view(page, label, view, graph)
             screenshot(page, f"{width_name}-{view}")
@@ -133,7 +141,9 @@ def test_heatmap_bands_colours_and_price_line(page, live_app):
 def test_url_state_on_the_second_path_survives_a_reload(page, live_app):
     open_dashboard(page, live_app, "?symbol=pepe&min_strength=0.4", "/liquidation-heatmap")
     page.wait_for_function("() => location.search.includes('1000PEPEUSDT')")
-    assert page.url.endswith("/liquidation-heatmap?symbol=1000PEPEUSDT&min_strength=0.4")
+    assert page.url.endswith(
+        "/liquidation-heatmap?symbol=1000PEPEUSDT&min_strength=0.4&view=heatmap"
+    )
     page.reload()
     page.wait_for_function(f"() => ({BANDS_JS})() !== null")
     assert page.inner_text(f"#{ids.MIN_STRENGTH_LABEL}") == "0.40"
@@ -270,9 +280,9 @@ def test_time_price_and_map_show_what_happened(page, live_app):
     assert data[0]["type"] == "candlestick" and data[0]["n"] >= 30
     assert data[1]["n"] + data[2]["n"] == body["events_in_window"]
     show_view(page, "Liquidation map", "map", ids.MAP_GRAPH)
-    bars = page.evaluate(
+    bars = page.evaluate(  # the realized bars (this market has no candles: no estimate)
         f"() => document.querySelector('#{ids.MAP_GRAPH} .js-plotly-plot')"
-        ".data.filter(t => t.type === 'bar')"
+        ".data.filter(t => t.type === 'bar' && !t.name.endsWith(' est.'))"
         ".map(t => t.y.reduce((a, b) => a + b, 0))"
     )
     assert sum(bars) == pytest.approx(body["notional_in_window"], rel=1e-9)
@@ -385,7 +395,8 @@ def test_the_laptop_page_fits_a_900_px_window_in_every_view(page, live_app):
     open_dashboard(page, live_app)
     for label, view, graph in (
         (None, "heatmap", ids.HEATMAP_GRAPH),
-        ("Time × price", "timeline", ids.TIMELINE_GRAPH),
+        ("Heatmap (estimated)", "estimated", ids.ESTIMATED_GRAPH),
+        ("Realized time × price", "timeline", ids.TIMELINE_GRAPH),
         ("Liquidation map", "map", ids.MAP_GRAPH),
         ("Table", "table", None),
     ):

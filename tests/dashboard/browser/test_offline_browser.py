@@ -14,6 +14,7 @@ LAPTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 QUIET = ("No liquidations", "No cluster passes the filters", "no cluster yet", "No candles")
 VIEWS = (
+    ("estimated", ids.ESTIMATED_GRAPH),
     ("heatmap", ids.HEATMAP_GRAPH),
     ("timeline", ids.TIMELINE_GRAPH),
     ("map", ids.MAP_GRAPH),
@@ -75,7 +76,7 @@ def test_the_page_says_binance_cannot_be_reached_and_nothing_is_live(
 
 
 def test_the_heatmap_side_panel_names_the_outage(page, app_under_test):
-    page.goto(f"{app_under_test.base}/?symbol=BTCUSDT")
+    page.goto(f"{app_under_test.base}/?symbol=BTCUSDT&view=heatmap")
     wait_for_outage_figure(page, ids.HEATMAP_GRAPH)
     page.wait_for_function(
         f"() => document.getElementById('{ids.LADDER}').innerText.startsWith('Cannot reach')"

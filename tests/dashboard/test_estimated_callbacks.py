@@ -1,0 +1,127 @@
+"""The estimated view's refresh over a real (unstarted) service whose history store holds a day
+of BTC candles and open interest: the figure, nothing sent while the result stands, a fixed
+colour scale over new data, the reason when there is no result, and the map's profile."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from dash import Patch, no_update
+from dash.exceptions import PreventUpdate
+
+from callbacks.views import OUTPUTS, render_views
+from dashboard.state import ViewState
+from heatmap_engine.models import Candle, OpenInterest
+from layouts import ids
+
+POSITION = {component: i for i, (component, _) in enumerate(OUTPUTS)}
+NOW_MS = 1_769_601_600_000  # the dashboard fixtures' "now" (conftest.NOW_MS)
+MINUTE_MS = 60_000
+BTC_PRICE = 90_000.0
+DAY_START = NOW_MS - NOW_MS % MINUTE_MS - 1440 * MINUTE_MS
+
+
+def output(values: list, component: str):
+    return values[POSITION[component]]
+
+
+def open_interest(start_ms: int, count: int, scale: float = 1.0) -> list:
+    """5-minute readings (contracts), rising and falling gently."""
+    return [
+        ("5m", OpenInterest("binance", "BTCUSDT", start_ms + i * 300_000,
+                            scale * 500.0 * (1 + 0.2 * math.sin(i / 11)), None))
+        for i in range(count)
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def service(make_service):
+    service = make_service()
+    service.history.store.write_batch([], open_interest=open_interest(DAY_START, 276))
+    return service
+
+
+def estimated(service, rendered=None, **fields):
+    state = ViewState("BTCUSDT", **fields)
+    return render_views(service, state, None, rendered or {})
+
+
+def test_the_estimated_view_draws_the_model_with_candles_and_keeps_its_scale(service):
+    values = estimated(service)
+    figure = output(values, ids.ESTIMATED_GRAPH)
+    assert [t["type"] for t in figure["data"]] == ["heatmap", "candlestick"]
+    result = service.levels.result("BTCUSDT", "24h", "all")
+    assert figure["data"][1]["close"][-1] == pytest.approx(result.grid.close[-1])
+    assert figure["layout"]["uirevision"] == "estimated:BTCUSDT|24h|all"
+    for other in (ids.HEATMAP_GRAPH, ids.TIMELINE_GRAPH, ids.MAP_GRAPH):
+        assert output(values, other) is no_update
+    rendered = output(values, ids.RENDERED)
+    assert rendered["estimated.scale"]["key"] == "BTCUSDT|24h|all"
+    assert rendered["estimated.scale"]["zmax"] > 0
+
+
+def test_nothing_is_sent_while_the_result_stands_and_new_data_patches_on_the_same_scale(
+    service,
+):
+    first = estimated(service)
+    rendered = output(first, ids.RENDERED)
+    with pytest.raises(PreventUpdate):
+        estimated(service, rendered)
+    zmax = rendered["estimated.scale"]["zmax"]
+    # new data: an hour more of candles and open interest three times larger
+    t = DAY_START + 1440 * MINUTE_MS
+    more = [Candle("binance", "BTCUSDT", "1m", t + i * MINUTE_MS, t + (i + 1) * MINUTE_MS - 1,
+                   BTC_PRICE, BTC_PRICE * 1.001, BTC_PRICE * 0.999, BTC_PRICE, 10.0,
+                   10.0 * BTC_PRICE, 5.0, 100) for i in range(60)]  # fmt: skip
+    store = service.history.store
+    store.write_batch([], candles=more, open_interest=open_interest(t, 13, 3.0))
+    again = estimated(service, rendered)
+    patch = output(again, ids.ESTIMATED_GRAPH)
+    assert isinstance(patch, Patch)  # the same chart: its data, not a new figure
+    assert output(again, ids.RENDERED)["estimated.scale"]["zmax"] == zmax
+    heat = patch.to_plotly_json()["operations"][0]["params"]["value"][0]
+    assert heat["colorbar"]["ticktext"][-1].startswith("≥ $")
+    assert heat["zmax"] == 100  # colour steps of the fixed maximum
+    # the user picks another preset: a scale of its own
+    other = estimated(service, output(again, ids.RENDERED), preset="high")
+    assert output(other, ids.RENDERED)["estimated.scale"]["key"] == "BTCUSDT|24h|high"
+
+
+def test_the_threshold_and_the_overlays_redraw_without_a_new_result(service):
+    rendered = output(estimated(service), ids.RENDERED)
+    values = estimated(service, rendered, threshold=30.0, overlay="dots,bands")
+    ops = output(values, ids.ESTIMATED_GRAPH).to_plotly_json()["operations"]
+    data = ops[0]["params"]["value"]
+    assert [t["type"] for t in data[:2]] == ["heatmap", "candlestick"]
+    dots = [t for t in data if t["type"] == "scatter"]
+    stored = service.history.store.window("BTCUSDT", NOW_MS - 86_400_000, NOW_MS)
+    assert sum(len(t["x"]) for t in dots) == len(stored) > 0
+    shapes = next(op for op in ops if op["location"] == ["layout", "shapes"])["params"]["value"]
+    bands = [s for s in shapes if s.get("legendgroup", "").startswith("bands-")]
+    assert len(bands) == len(service.snapshot("BTCUSDT").filtered(0.0, 10.0))
+
+
+def test_without_open_interest_the_view_says_why(make_service):
+    service = make_service()
+    figure = output(estimated(service), ids.ESTIMATED_GRAPH)
+    (note,) = figure["layout"]["annotations"]
+    # the service is never started: the feed's state first, then the model's reason
+    feed, why = note["text"].split("<br><br>")
+    assert feed.startswith("The feed from Binance is not running")
+    assert (
+        why == "No estimate for BTCUSDT over 24h: no open interest stored for BTCUSDT in the range"
+    )
+    off = make_service(history=False)
+    (note,) = output(estimated(off), ids.ESTIMATED_GRAPH)["layout"]["annotations"]
+    assert "HEATMAP_HISTORY" in note["text"]
+
+
+def test_the_map_shows_the_estimated_profile_by_tier(service):
+    figure = output(estimated(service, view="map"), ids.MAP_GRAPH)
+    result = service.levels.result("BTCUSDT", "24h", "all")
+    tiers = [t for t in figure["data"] if t["type"] == "bar" and t["name"].endswith(" est.")]
+    assert {t["legendgroup"] for t in tiers} == {f"tier-{n}" for n in result.profile.tiers}
+    realized = [t for t in figure["data"] if t.get("yaxis") == "y3"]
+    stored = service.history.store.window("BTCUSDT", NOW_MS - 3_600_000, NOW_MS)
+    assert sum(sum(t["y"]) for t in realized) == pytest.approx(sum(x.notional_usd for x in stored))
