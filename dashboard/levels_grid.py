@@ -11,13 +11,9 @@
   kept for as long as the symbol, range and preset stay: refreshes with new data never rescale
   it (a cell above the maximum shows the brightest colour). A cell below the threshold (a share
   of the maximum) is hidden.
-- Tiers: a long level at price ``P`` from tier ``j`` was opened at ``P / (1 + d_j)`` (``d_j``
-  the tier's liquidation distance, negative for longs); it can stand in a cell only if price
-  had traded at such an entry since the range began (the range's lowest low to highest high up
-  to the cell's column: price moves continuously). The hover names the tiers that pass. It is
-  a reach, not a split of the cell's notional by tier: the model's grid sums its tiers (the
-  map's profile has the split for the book now). Levels from the warm-up before the range are
-  not seen by this rule.
+- Tiers: the model records, for every grid cell, each leverage tier's share of it; a screen
+  cell adds its rows' tier notional (both sides), and the hover names the tiers that make up
+  at least 5 % of it, largest first, each with its share rounded to 5 %.
 """
 
 from __future__ import annotations
@@ -49,6 +45,7 @@ class Cells:
     price_high: np.ndarray
     long_usd: np.ndarray
     short_usd: np.ndarray
+    tier_usd: np.ndarray | None = None  # (columns, tiers, rows), both sides
 
     @property
     def price_mid(self) -> np.ndarray:
@@ -93,7 +90,16 @@ def screen_cells(grid: Grid, max_columns: int = MAX_COLUMNS, max_rows: int = MAX
         grid.price_high[r_last],
         book(grid.long_usd),
         book(grid.short_usd),
+        _tier_book(grid, c_last, r_first, r_size),
     )
+
+
+def _tier_book(grid: Grid, c_last: np.ndarray, r_first: np.ndarray, r_size: int):
+    """Both sides' tier notional of each screen cell: (columns, tiers, rows)."""
+    if grid.tier_share is None:
+        return None
+    usd = grid.tier_usd(0)[c_last] + grid.tier_usd(1)[c_last]
+    return np.add.reduceat(usd, r_first, axis=2) if r_size > 1 else usd
 
 
 def nice_ceiling(value: float) -> float:
@@ -135,68 +141,26 @@ def cell_levels(totals: np.ndarray, zmax: float, threshold_pct: float) -> np.nda
     return np.where(hidden, np.nan, levels)
 
 
-def traded_extent(cells: Cells) -> tuple[np.ndarray, np.ndarray]:
-    """(lowest low, highest high) from the range's start up to each cell column."""
-    return np.minimum.accumulate(cells.low), np.maximum.accumulate(cells.high)
-
-
-def reaching_tiers(cells: Cells, tiers: tuple[TierInfo, ...], side: str) -> np.ndarray:
-    """(tiers, columns, rows) bool: whether a level of the tier can stand in the cell (the
-    entries that put a level inside the cell's price span overlap the prices traded)."""
-    low, high = traded_extent(cells)
-    distance = [t.long_distance_pct if side == "long" else t.short_distance_pct for t in tiers]
-    factor = 1.0 + np.asarray(distance)[:, None] / 100.0  # (tiers, 1)
-    entry_low, entry_high = cells.price_low[None, :] / factor, cells.price_high[None, :] / factor
-    return (entry_high[:, None, :] >= low[None, :, None]) & (
-        entry_low[:, None, :] <= high[None, :, None]
-    )
-
-
-def tier_words(labels: list[str]) -> str:
-    """``["25x", "50x", "100x"]`` -> ``25x-100x`` (the tiers that reach a cell are
-    contiguous); one label alone; ``none`` for none."""
-    if not labels:
-        return "none"
-    return labels[0] if len(labels) == 1 else f"{labels[0]}-{labels[-1]}"
-
-
-def _side_codes(reach: np.ndarray, has: np.ndarray) -> np.ndarray:
-    """(columns, rows) int per cell of one side: 0 no notional, 1 notional but no tier reaches,
-    else 2 + first·T + last (the reaching tiers are contiguous)."""
-    count = reach.shape[0]
-    first = np.argmax(reach, axis=0)
-    last = count - 1 - np.argmax(reach[::-1], axis=0)
-    code = np.where(reach.any(axis=0), 2 + first * count + last, 1)
-    return np.where(has, code, 0)
-
-
-def _side_words(code: int, labels: list[str]) -> str | None:
-    if code == 0:
-        return None
-    if code == 1:
-        return tier_words([])
-    first, last = divmod(code - 2, len(labels))
-    return tier_words(labels[first : last + 1])
-
-
-def _cell_words(long_words: str | None, short_words: str | None) -> str:
-    """One side, or both alike: its tiers; else ``long 25x-100x, short 5x``."""
-    if long_words is None or short_words is None or long_words == short_words:
-        return long_words or short_words or ""
-    return f"long {long_words}, short {short_words}"
+TIER_STEP_PCT = 5  # shares in the hover: rounded to 5 %, tiers under 5 % left out
 
 
 def tier_names(cells: Cells, tiers: tuple[TierInfo, ...]) -> np.ndarray:
-    """(columns, rows) of strings: the tiers that reach each cell with notional of that side,
-    e.g. ``5x-100x`` or ``long 25x-100x, short 5x-10x`` (vectorised: one string per distinct
-    combination)."""
+    """(columns, rows) of strings: the tiers that make up each cell, largest first, e.g.
+    ``25x 45% · 50x 30% · 10x 25%`` ("" for an empty cell). Vectorised: one string per
+    distinct combination of rounded shares."""
+    columns, rows = cells.long_usd.shape
+    if cells.tier_usd is None:
+        return np.full((columns, rows), "")
+    usd = cells.tier_usd.transpose(0, 2, 1).reshape(columns * rows, -1)  # (cells, tiers)
+    total = usd.sum(axis=1, keepdims=True)
+    share = np.divide(usd, total, out=np.zeros_like(usd), where=total > 0)
+    steps = np.rint(share * (100 / TIER_STEP_PCT)).astype(np.int16)
+    unique, inverse = np.unique(steps, axis=0, return_inverse=True)
     labels = [t.label for t in tiers]
-    size = len(labels) ** 2 + 2
-    longs = _side_codes(reaching_tiers(cells, tiers, "long"), cells.long_usd > 0)
-    shorts = _side_codes(reaching_tiers(cells, tiers, "short"), cells.short_usd > 0)
-    unique, inverse = np.unique(longs * size + shorts, return_inverse=True)
-    words = []
-    for code in unique.tolist():
-        sides = (_side_words(code // size, labels), _side_words(code % size, labels))
-        words.append(_cell_words(*sides))
-    return np.asarray(words)[inverse.reshape(longs.shape)]
+    words = [_tier_words(row, labels) for row in unique.tolist()]
+    return np.asarray(words)[inverse.reshape(-1)].reshape(columns, rows)
+
+
+def _tier_words(steps: list[int], labels: list[str]) -> str:
+    order = sorted((-n, j) for j, n in enumerate(steps) if n > 0)
+    return " · ".join(f"{labels[j]} {-n * TIER_STEP_PCT}%" for n, j in order)

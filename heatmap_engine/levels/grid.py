@@ -79,6 +79,8 @@ class GridRecorder:
         n, columns = len(bars), len(self.column_start)
         # contracts per side and model bucket at each column's end (float32: half the memory)
         self.contracts = np.zeros((columns, 2, plan.rows * plan.row_buckets), dtype=np.float32)
+        # each side's split of a grid cell by leverage tier, in 255ths (a byte a tier and cell)
+        self.tier_share = np.zeros((columns, 2, layout.rows, plan.rows), dtype=np.uint8)
         self._scale = np.ones((2, 1))
         self._sum = np.zeros((2, plan.rows * plan.row_buckets))
         self.long_usd, self.short_usd = np.zeros(n), np.zeros(n)
@@ -99,8 +101,20 @@ class GridRecorder:
             column = self.contracts[self.column[i]]
             a = self.plan.k_from - state.k0  # the run reserved the whole window
             self._scale[:, 0] = state.scale
-            np.add.reduce(state.stored[:, :, a : a + column.shape[1]], axis=1, out=self._sum)
+            stored = state.stored[:, :, a : a + column.shape[1]]
+            np.add.reduce(stored, axis=1, out=self._sum)
             np.multiply(self._sum, self._scale, out=column)
+            self._record_tiers(self.column[i], stored)
+
+    def _record_tiers(self, column: int, stored: np.ndarray) -> None:
+        """Each tier's share of a cell's contracts (the side's scale is common to its tiers;
+        within a row the buckets' prices differ by under 1 %, so a share of contracts is the
+        share of the USD to that precision)."""
+        plan = self.plan
+        rows = stored.reshape(2, stored.shape[1], plan.rows, plan.row_buckets).sum(axis=3)
+        total = rows.sum(axis=1, keepdims=True)
+        share = np.divide(rows, total, out=np.zeros_like(rows), where=total > 0)
+        self.tier_share[column] = np.rint(share * 255.0)
 
     def predictions(self) -> Predictions:
         return Predictions(self.bars.open_ms, self.long_usd, self.short_usd, self.committed)
@@ -129,6 +143,7 @@ class GridRecorder:
             high,
             usd[:, 0],
             usd[:, 1],
+            self.tier_share,
         )
 
 

@@ -50,6 +50,13 @@ class Grid:
     price_high: np.ndarray
     long_usd: np.ndarray  # (columns, rows)
     short_usd: np.ndarray
+    # (columns, 2 sides, tiers, rows) uint8: each tier's share of a side's cell, in 255ths
+    tier_share: np.ndarray | None = None
+
+    def tier_usd(self, side: int) -> np.ndarray:
+        """(columns, tiers, rows): a side's (0 long, 1 short) cells split by leverage tier."""
+        usd = self.long_usd if side == 0 else self.short_usd
+        return self.tier_share[:, side].astype(np.float64) / 255.0 * usd[:, None, :]
 
     @property
     def price_mid(self) -> np.ndarray:

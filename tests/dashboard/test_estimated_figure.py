@@ -17,10 +17,8 @@ from dashboard.levels_grid import (
     cell_levels,
     colour_scale,
     nice_ceiling,
-    reaching_tiers,
     screen_cells,
     tier_names,
-    tier_words,
 )
 from dashboard.liqmap import liquidation_map_figure
 from dashboard.points import Points
@@ -120,10 +118,10 @@ def test_hover_names_time_price_long_short_and_the_tiers(result):
     assert [t["type"] for t in figure["data"][:2]] == ["heatmap", "candlestick"]
 
 
-def test_tiers_reach_a_cell_only_from_prices_that_traded():
+def test_the_hover_names_the_tiers_that_make_up_a_cell():
     """A flat market at 100 (0.05 % bars): a long level of tier L stands at about
-    100·(1 + d_L), so the cell at the 25x level is reached by 25x alone, and a cell between the
-    tiers' levels by none."""
+    100·(1 + d_L), so the cell at the 25x level is all 25x; and over a random market every
+    shown cell's tier notional adds up to the cell's long plus short notional."""
     count = 12 * 30
     opens = T0 + FIVE_MINUTES * np.arange(count)
     price = np.full(count, 100.0)
@@ -138,14 +136,18 @@ def test_tiers_reach_a_cell_only_from_prices_that_traded():
     row = int(np.argmin(np.abs(cells.price_mid - level_25)))
     col = len(cells.time_ms) - 1
     assert cells.long_usd[col, row] > 0
-    assert names[col, row] == "25x"
-    between = 100.0 * (1 + (tiers["25x"].long_distance_pct + tiers["10x"].long_distance_pct)
-                       / 200)  # fmt: skip
-    gap = int(np.argmin(np.abs(cells.price_mid - between)))
-    reach = reaching_tiers(cells, result.assumptions.tiers, "long")
-    assert not reach[:, col, gap].any()
-    assert tier_words(["25x", "50x", "100x"]) == "25x-100x" and tier_words(["5x"]) == "5x"
-    assert tier_words([]) == "none"
+    assert names[col, row] == "25x 100%"
+    assert names[cells.total_usd == 0].tolist() == [""] * int((cells.total_usd == 0).sum())
+
+
+def test_tier_notional_adds_up_to_each_cell(result):
+    cells = screen_cells(result.grid)
+    by_tier = cells.tier_usd.sum(axis=1)
+    assert np.allclose(by_tier, cells.total_usd, rtol=0.02, atol=1.0)
+    names = tier_names(cells, result.assumptions.tiers)
+    col, row = np.unravel_index(np.argmax(cells.total_usd), cells.total_usd.shape)
+    shares = [int(p) for p in re.findall(r"(\d+)%", names[col, row])]
+    assert shares and abs(sum(shares) - 100) <= 5 * len(shares) and all(s % 5 == 0 for s in shares)
 
 
 def test_overlays_add_the_realized_dots_and_bands(result):

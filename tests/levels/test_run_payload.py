@@ -234,3 +234,25 @@ def test_stored_candles_and_open_interest_feed_the_same_run(market):
     direct = run_levels(bars, readings, SETTINGS, range_name="12h")
     np.testing.assert_array_equal(stored.predictions.long_usd, direct.predictions.long_usd)
     np.testing.assert_array_equal(stored.profile.short_usd, direct.profile.short_usd)
+
+
+def test_the_grid_splits_each_cell_by_leverage_tier_as_the_book_does():
+    """The grid's last column is the book at the end of the range, which the profile also
+    shows: per side and tier, the grid's cells (split by their recorded tier shares) add up to
+    the profile's tier totals over the same prices (within the 1/255 of a stored share)."""
+    bars, readings = random_market(11, 12 * 24 * 4)
+    result = run_levels(bars, readings, LevelsSettings.from_env({}), range_name="24h")
+    grid, profile = result.grid, result.profile
+    inside = (profile.price_low >= grid.price_low[0] * (1 - 1e-9)) & (
+        profile.price_high <= grid.price_high[-1] * (1 + 1e-9)
+    )
+    for side, tiers in ((0, profile.tier_long_usd), (1, profile.tier_short_usd)):
+        from_grid = grid.tier_usd(side)[-1].sum(axis=1)  # (tiers,)
+        from_profile = tiers[:, inside].sum(axis=1)
+        assert from_profile.sum() > 0
+        total = from_profile.sum()
+        assert np.allclose(from_grid, from_profile, rtol=0, atol=total * 0.01), (
+            from_grid, from_profile)  # fmt: skip
+        shares = grid.tier_share[-1, side].astype(int)
+        filled = (grid.long_usd if side == 0 else grid.short_usd)[-1] > 0
+        assert np.all(np.abs(shares[:, filled].sum(axis=0) - 255) <= len(tiers))
