@@ -213,6 +213,8 @@ def demo_app() -> Iterator[RunningApp]:
                 path = f"/api/levels/BTCUSDT?range={range_name}"
                 ready = lambda p=path: requests.get(app.base + p, timeout=30).ok  # noqa: E731
                 wait_for(ready, 180, f"BTC's estimated levels ({range_name})", app)
+            day = lambda: _hours_with_liquidations(app, "BTCUSDT") >= 20  # noqa: E731
+            wait_for(day, 120, "a day of demo liquidations in the store", app)
             yield app
         finally:
             stop_app(app)
@@ -242,32 +244,6 @@ def _hours_with_liquidations(app: RunningApp, symbol: str) -> int:
     if not body.get("success"):
         return 0
     return len({(now_ms - row["time_ms"]) // 3_600_000 for row in body["liquidations"]})
-
-
-@pytest.fixture(scope="module")
-def demo_app() -> Iterator[RunningApp]:
-    """``python app.py --demo`` on a free port, as `make demo` runs it (two symbols, to start
-    faster), once its day of simulated history is in the store."""
-    chromium_or_skip()
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="heatmap-demo-") as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HEATMAP_")}
-        env.update(HEATMAP_DATA_DIR=str(Path(tmp) / "data"), HEATMAP_SYMBOLS="BTCUSDT,ETHUSDT",
-                   HEATMAP_LOG_LEVEL="WARNING")  # fmt: skip
-        log_path = Path(tmp) / "demo.log"
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "app.py", "--demo", "--host", "127.0.0.1", "--port", str(port)],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        app = RunningApp(f"http://127.0.0.1:{port}", proc, log_path)
-        try:
-            wait_for(lambda: requests.get(app.base + "/api/symbols", timeout=2).ok, 90, "API", app)
-            day = lambda: _hours_with_liquidations(app, "BTCUSDT") >= 20  # noqa: E731
-            wait_for(day, 120, "a day of demo history in the store", app)
-            yield app
-        finally:
-            stop_app(app)
 
 
 @pytest.fixture(scope="module")
