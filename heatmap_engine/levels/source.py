@@ -14,7 +14,7 @@ indexed ``MAX`` reads. ``at`` None is the range ending at the newest closed bar.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -26,6 +26,7 @@ from heatmap_engine.levels.results import LevelsResult
 from heatmap_engine.levels.run import HOUR_MS, RANGES_MS, run_levels
 from heatmap_engine.levels.series import Bars, LevelsInputError, Readings
 from heatmap_engine.levels.settings import PRESETS, LevelsSettings
+from heatmap_engine.models import Candle
 
 # the bar each range runs on: at most ~3,000 bars per run (1m candles are what is stored)
 RANGE_INTERVALS = {
@@ -191,24 +192,24 @@ def check_range(range_name: str) -> None:
 
 
 def read_bars(store, symbol: str, interval: str, start_ms: int, end_ms: int) -> Bars:
-    """Closed stored candles opening in ``[start, end)`` as bars of ``interval`` (only whole
-    ones that end by ``end``): 1m candles, and before the first of them the coarser stored
-    intervals that divide ``interval`` (``STORED_INTERVALS``: a store that keeps 5m and 1h
-    candles longer than 1m ones serves the long ranges with them)."""
+    """Closed stored candles opening in ``[start, end)`` as whole bars of ``interval`` (only
+    those that end by ``end``): each bar from the finest stored interval (``STORED_INTERVALS``)
+    that fills it whole, so the newest bars come from 1m candles, and older ones, holes in the
+    1m series and a bar whose first minutes are missing from the 5m or 1h backfill."""
     step = INTERVAL_MS[interval]
-    rows: list = []
-    stop = end_ms
+    chosen: dict[int, Candle] = {}
     for stored in STORED_INTERVALS:
         size = INTERVAL_MS[stored]
-        if size > step or step % size or stop <= start_ms:
+        if size > step or step % size:
             continue
-        part = store.candles(symbol, stored, start_ms, stop, (stop - start_ms) // size + 1)
-        part = [c for c in part if c.closed]
-        if part:
-            rows = part + rows
-            stop = part[0].open_time_ms
-    candles = rows if interval == "1m" else aggregate_candles(rows, interval)
-    candles = [c for c in candles if c.closed and c.open_time_ms + step <= end_ms]
+        limit = (end_ms - start_ms) // size + 1
+        rows = [c for c in store.candles(symbol, stored, start_ms, end_ms, limit) if c.closed]
+        members = Counter(c.open_time_ms - c.open_time_ms % step for c in rows)
+        for bar in rows if size == step else aggregate_candles(rows, interval):
+            t = bar.open_time_ms
+            if t not in chosen and members[t] == step // size and t + step <= end_ms:
+                chosen[t] = bar
+    candles = [chosen[t] for t in sorted(chosen)]
     if len(candles) < 2:
         raise LevelsInputError(
             f"not enough candles stored for {symbol} in the range ({len(candles)} closed)"

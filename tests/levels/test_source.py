@@ -105,3 +105,38 @@ def test_long_ranges_use_coarser_stored_candles_before_the_first_minute(store, s
     assert result.assumptions.candle_interval_ms == 60 * MINUTE
     assert result.assumptions.candles_used == 21 * 24
     assert result.quality.candle_coverage == pytest.approx(21 / 90, abs=0.01)
+
+
+def _candles(interval: str, start: int, count: int, high: float) -> list[Candle]:
+    step = {"1m": MINUTE, "5m": 5 * MINUTE, "1h": 60 * MINUTE}[interval]
+    return [
+        Candle("binance", "BTCUSDT", interval, start + i * step, start + (i + 1) * step - 1,
+               100.0, high, 99.0, 100.0, 1.0, 100.0, 0.5, 1)
+        for i in range(count)
+    ]  # fmt: skip
+
+
+def test_bars_come_from_the_finest_stored_interval_that_fills_them(store):
+    """A year-long store keeps 1m candles for the last day only, 5m for 30 days and 1h for a
+    year: a 15-minute bar is built from 1m where its 15 minutes are all there, else from its
+    three 5m candles; older than the 5m candles, the 1h range runs on the 1h backfill."""
+    from heatmap_engine.levels.source import read_bars
+
+    day = 1440 * MINUTE
+    end = T0 + 40 * day
+    store.write_batch([], candles=_candles("1h", T0, 40 * 24, high=103.0))
+    store.write_batch([], candles=_candles("5m", end - 30 * day, 30 * 288, high=102.0))
+    # the last day in 1m, but its first 7 minutes are missing (the stream started late)
+    store.write_batch([], candles=_candles("1m", end - day + 7 * MINUTE, 1440 - 7, high=101.0))
+    bars = read_bars(store, "BTCUSDT", "15m", end - 30 * day, end)
+    assert len(bars) == 30 * 96  # every 15 minutes of 30 days, no gap, no double
+    highs = dict(zip(bars.open_ms.tolist(), bars.high.tolist(), strict=True))
+    first_whole_1m = end - day + 15 * MINUTE  # the bar holding the missing minutes is 5m's
+    assert highs[end - day] == 102.0 and highs[first_whole_1m] == 101.0
+    assert all(h == 101.0 for t, h in highs.items() if t >= first_whole_1m)
+    assert all(h == 102.0 for t, h in highs.items() if t < end - day)
+    hours = read_bars(store, "BTCUSDT", "1h", T0, end)
+    assert len(hours) == 40 * 24
+    hourly = dict(zip(hours.open_ms.tolist(), hours.high.tolist(), strict=True))
+    assert hourly[T0] == 103.0 and hourly[end - 31 * day] == 103.0
+    assert hourly[end - 29 * day] == 102.0 and hourly[end - 60 * MINUTE] == 101.0
