@@ -14,10 +14,12 @@ import numpy as np
 
 from dashboard.outage import FeedFacts
 from dashboard.points import Points, rows_table
+from heatmap_engine.candles import INTERVAL_MS
 from heatmap_engine.models import Candle, Snapshot
 from heatmap_engine.service import HeatmapService
 
 MAX_STORED_CANDLES = 20_000  # 7 days of 1-minute candles is 10,080
+COARSE_MS = INTERVAL_MS["5m"]
 
 
 def snapshot(service: HeatmapService, symbol: str) -> Snapshot | None:
@@ -39,16 +41,24 @@ def candle_key(service: HeatmapService, symbol: str) -> tuple:
     return (len(candles), last.open_time_ms, last.close, last.high, last.low)
 
 
-def candles(service: HeatmapService, symbol: str, start_ms: int, end_ms: int) -> list[Candle]:
-    """1-minute candles in [start, end): the store for what is older than the day in memory,
-    the engine's own for the rest (a forming candle included)."""
+def candles(
+    service: HeatmapService, symbol: str, start_ms: int, end_ms: int, interval: str = "1m"
+) -> list[Candle]:
+    """Candles in [start, end) for a view of ``interval``: the engine's own 1-minute candles
+    for the day in memory (a forming candle included), the store's 1-minute candles before it,
+    and, before the first of those, the store's 5-minute candles (the 30-day backfill) when the
+    view's interval is a multiple of 5 minutes; the view merges them into its interval."""
     memory = [c for c in service.engine.state.recent_candles(symbol) if c.open_time_ms >= start_ms]
     by_open = {}
     memory_start = memory[0].open_time_ms if memory else end_ms
     if service.history is not None and memory_start > start_ms:
-        stored = service.history.store.candles(
-            symbol, "1m", start_ms, memory_start, MAX_STORED_CANDLES
-        )
+        store = service.history.store
+        stored = store.candles(symbol, "1m", start_ms, memory_start, MAX_STORED_CANDLES)
+        first = stored[0].open_time_ms if stored else memory_start
+        if INTERVAL_MS[interval] % COARSE_MS == 0 and first - first % COARSE_MS > start_ms:
+            coarse_end = first - first % COARSE_MS  # whole 5 minutes before the first 1m one
+            by_open.update((c.open_time_ms, c) for c in store.candles(
+                symbol, "5m", start_ms, coarse_end, MAX_STORED_CANDLES))  # fmt: skip
         by_open.update((c.open_time_ms, c) for c in stored)
     by_open.update((c.open_time_ms, c) for c in memory if c.open_time_ms < end_ms)
     return [by_open[k] for k in sorted(by_open)]

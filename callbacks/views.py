@@ -83,7 +83,7 @@ def _heatmap(service, snap: Snapshot | None, state: ViewState, sort, down, **_) 
 def _timeline(service, snap: Snapshot | None, state: ViewState, sort, down, **_) -> dict:
     end = sources.now_ms(service)
     start = end - state.range_ms
-    candles = sources.candles(service, state.symbol, start, end)
+    candles = sources.candles(service, state.symbol, start, end, state.interval)
     liqs = sources.liquidations(service, state.symbol, start, end)
     points = Points.empty() if liqs is None else liqs
     figure = timeline_figure(

@@ -18,7 +18,7 @@ from callbacks.panels import csv_download, details_for, ladder_for, pin_from_cli
 from callbacks.url_state import from_controls, from_url
 from callbacks.views import OUTPUTS, render_views
 from dashboard.state import ViewState
-from heatmap_engine.models import Liquidation, OpenInterest
+from heatmap_engine.models import Candle, Liquidation, OpenInterest
 from layouts import ids
 
 POSITION = {component: i for i, (component, _) in enumerate(OUTPUTS)}
@@ -108,6 +108,28 @@ def test_candles_merge_store_and_memory_without_repeats(make_service, now_ms):
     opens = [c.open_time_ms for c in day]
     assert len(opens) == len(set(opens)) == 1440 and opens == sorted(opens)
     assert len(sources.candles(service, "BTCUSDT", now_ms - HOUR_MS, now_ms)) == 60
+
+
+def test_a_week_view_takes_the_5m_backfill_before_the_stored_minutes(make_service, now_ms):
+    """The store holds a day of 1m candles and (from the 30-day backfill) 5m candles over the
+    week: the 7 d view (1 h candles) gets the whole week, the 5m candles only before the first
+    stored minute; a 1-minute view never gets 5m candles."""
+    service = make_service()
+    store = service.history.store
+    first_minute = store.candles("BTCUSDT", "1m", 0, now_ms, 1)[0].open_time_ms
+    step = 5 * 60_000
+    week = now_ms - 7 * 24 * HOUR_MS
+    coarse = [Candle("binance", "BTCUSDT", "5m", t, t + step - 1, 90.0, 91.0, 89.0, 90.0, 1.0,
+                     90.0, 0.5, 1) for t in range(week, now_ms, step)]  # fmt: skip
+    store.write_batch([], candles=coarse)
+    got = sources.candles(service, "BTCUSDT", week, now_ms, "1h")
+    fives = [c for c in got if c.interval == "5m"]
+    assert fives and fives[0].open_time_ms == week
+    assert fives[-1].open_time_ms + step <= first_minute  # none overlaps the stored minutes
+    assert len(fives) == (first_minute - first_minute % step - week) // step
+    assert all(c.interval == "1m" for c in got if c.open_time_ms >= first_minute)
+    short = sources.candles(service, "BTCUSDT", week, now_ms, "3m")
+    assert not [c for c in short if c.interval == "5m"]
 
 
 def test_without_history_the_map_uses_the_clusters(make_service):
