@@ -7,8 +7,9 @@ per-thread read-only connections. Never the engine's live buffers.
 
 from __future__ import annotations
 
-import functools
+import threading
 import time
+from collections import OrderedDict
 
 import numpy as np
 
@@ -68,11 +69,38 @@ HOUR_MS = 3_600_000
 SETTLED_MS = 120_000  # an hour this long past is complete in the store (commits lag <= 1 s)
 
 
-@functools.lru_cache(maxsize=4096)
-def _hour_table(store, symbol: str, hour_start: int) -> np.ndarray:
-    """One complete past hour of a symbol's stored liquidations, read once: a 24-hour view then
-    reads only the hour in progress from SQLite on every refresh."""
-    return rows_table(store.window_rows(symbol, hour_start, hour_start + HOUR_MS))
+class HourTables:
+    """Complete past hours of stored liquidations, read once per (store, symbol, hour) and kept
+    (least recently used first out): a 24-hour view then reads only the hour in progress from
+    SQLite on every refresh, and a first view reads all its missing hours in one query."""
+
+    def __init__(self, maxsize: int = 4096) -> None:
+        self.maxsize = maxsize
+        self._tables: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, store, symbol: str, hours: range) -> list[np.ndarray]:
+        keys = [(store, symbol, h) for h in hours]
+        with self._lock:
+            found = {k: self._tables[k] for k in keys if k in self._tables}
+        missing = [k[2] for k in keys if k not in found]
+        if missing:  # one read from the first missing hour to the end of the last
+            table = rows_table(store.window_rows(symbol, missing[0], missing[-1] + HOUR_MS))
+            starts = np.asarray(missing)
+            first = np.searchsorted(table["time"], starts)
+            last = np.searchsorted(table["time"], starts + HOUR_MS)
+            for h, a, b in zip(missing, first.tolist(), last.tolist(), strict=True):
+                found[(store, symbol, h)] = table[a:b]
+        with self._lock:
+            for k in keys:
+                self._tables[k] = found[k]
+                self._tables.move_to_end(k)
+            while len(self._tables) > self.maxsize:
+                self._tables.popitem(last=False)
+        return [found[k] for k in keys]
+
+
+_HOURS = HourTables()
 
 
 def liquidations(service: HeatmapService, symbol: str, start_ms: int, end_ms: int) -> Points | None:
@@ -86,7 +114,7 @@ def liquidations(service: HeatmapService, symbol: str, start_ms: int, end_ms: in
     if last_hour <= first_hour:
         return Points.from_rows(store.window_rows(symbol, start_ms), end_ms)
     tables = [rows_table(store.window_rows(symbol, start_ms, first_hour))]
-    tables += [_hour_table(store, symbol, h) for h in range(first_hour, last_hour, HOUR_MS)]
+    tables += _HOURS.get(store, symbol, range(first_hour, last_hour, HOUR_MS))
     tables.append(rows_table(store.window_rows(symbol, last_hour)))
     return Points.from_tables(tables, end_ms)
 

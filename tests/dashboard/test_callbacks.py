@@ -321,3 +321,19 @@ def test_the_estimated_view_over_http_answers_204_while_its_result_stands(make_s
     values[f"{ids.RENDERED}.data"] = response[ids.RENDERED]["data"]
     again = _post(client, app, f"{ids.ESTIMATED_GRAPH}.figure", values)
     assert again.status_code == 204 and again.get_data() == b""
+
+
+def test_stored_hours_read_once_give_what_the_store_holds(make_service, now_ms, monkeypatch):
+    """The 24 h view after a 4 h one (some hours cached, the rest read in one query, with a
+    cached hour in between) shows exactly the store's liquidations of the range."""
+    service = make_service()
+    store = service.history.store
+    monkeypatch.setattr(sources.time, "time_ns", lambda: (now_ms + HOUR_MS) * 1_000_000)
+    sources._HOURS.get(
+        store, "BTCUSDT", range(now_ms - 10 * HOUR_MS, now_ms - 9 * HOUR_MS, HOUR_MS)
+    )
+    sources.liquidations(service, "BTCUSDT", now_ms - 4 * HOUR_MS, now_ms)
+    start = now_ms - 24 * HOUR_MS
+    points = sources.liquidations(service, "BTCUSDT", start, now_ms)
+    direct = [r[0] for r in store.window_rows("BTCUSDT", start, now_ms + 1)]
+    assert direct and sorted(points.times.tolist()) == direct
