@@ -36,7 +36,9 @@ LAYERS: dict[str, str] = {
     "liquidations of the range over it.",
     "table": "Realized layer: the clusters of observed liquidations, as a table.",
 }
-LEVELS_RANGES = ("12h", "24h", "3d", "7d", "30d")  # the estimated view's ranges
+# the estimated view's ranges: Coinglass's five, then those the store's 1h candles reach (its
+# open interest reaches 30 days back where Binance's does; the chart says what is covered)
+LEVELS_RANGES = ("12h", "24h", "3d", "7d", "30d", "90d", "180d", "1y")
 OVERLAYS = {"dots": "Realized liquidations", "bands": "Realized clusters"}
 THRESHOLD_BOUNDS = (0.0, 50.0, 1.0)  # % of the colour scale's maximum
 # range -> (milliseconds, candle interval)

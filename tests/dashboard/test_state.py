@@ -80,7 +80,7 @@ def test_views_and_ranges_are_the_ones_offered():
     assert set(LAYERS) == set(VIEWS)
     assert LAYERS["estimated"].startswith("Estimated layer")
     assert list(RANGES)[:4] == ["1h", "4h", "12h", "24h"]
-    assert LEVELS_RANGES == ("12h", "24h", "3d", "7d", "30d")
+    assert LEVELS_RANGES == ("12h", "24h", "3d", "7d", "30d", "90d", "180d", "1y")
 
 
 def test_the_estimated_view_choices_travel_in_the_url():
