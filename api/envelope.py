@@ -15,6 +15,7 @@ from flask import Response
 
 JSON_MIMETYPE = "application/json"
 API_ROOTS = ("/api", "/docs")
+_API_PREFIXES = tuple(root + "/" for root in API_ROOTS)
 NO_STORE = "no-store"
 
 
@@ -53,4 +54,4 @@ def error(status: int, message: str, headers: Mapping[str, str] | None = None, *
 
 
 def is_api_path(path: str) -> bool:
-    return path in API_ROOTS or path.startswith(tuple(root + "/" for root in API_ROOTS))
+    return path in API_ROOTS or path.startswith(_API_PREFIXES)

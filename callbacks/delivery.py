@@ -90,9 +90,11 @@ def cache_for_versioned_urls(app: dash.Dash):
     suites, assets = _static_prefixes(app)
 
     def hook(response: Response) -> Response:
+        path = request.path
+        if not path.startswith((suites, assets)):  # every other route: nothing to do
+            return response
         if request.method not in ("GET", "HEAD") or response.status_code not in (200, 304):
             return response
-        path = request.path
         versioned = (path.startswith(suites) and FINGERPRINT.search(path) is not None) or (
             path.startswith(assets)
             and asset_is_current(app, path[len(assets) :], request.args.get("m"))
