@@ -76,14 +76,18 @@ class DedupeWindow:
         return len(self._seen)
 
     def is_new(self, key: tuple, event_time_ms: int) -> bool:
-        if key in self._seen:
+        seen = self._seen
+        if key in seen:
             return False
-        self._seen.add(key)
+        seen.add(key)
         order = self._order
         order.append((event_time_ms, key))
-        if event_time_ms > self._newest:
-            self._newest = event_time_ms
-        cutoff = self._newest - self.horizon_ms
+        newest = self._newest
+        if event_time_ms > newest:
+            self._newest = newest = event_time_ms
+        elif event_time_ms >= newest - self.horizon_ms:
+            return True  # the cutoff has not moved, and everything held is inside it
+        cutoff = newest - self.horizon_ms
         while order and order[0][0] < cutoff:
-            self._seen.discard(order.popleft()[1])
+            seen.discard(order.popleft()[1])
         return True

@@ -70,24 +70,31 @@ class Engine:
     def process(self, events: Iterable[Event]) -> None:
         """Apply a batch (one frame's events, a mark-price array ...). An event that raises is
         counted and logged once per kind; it never costs the rest of its batch. A mark-price
-        array from the parser (``MarkPriceColumns``) is applied as columns."""
+        array from the parser (``MarkPriceColumns``) is applied as columns. On the wall clock
+        a batch's liquidations share one reading of it (the frame's)."""
         if type(events) is MarkPriceColumns:
             self._apply_marks(events)
             return
+        apply_liquidation, sink, now = self.state.apply_liquidation, self.history_sink, None
         for event in events:
             try:
-                if type(event) is Liquidation:
-                    self._apply_liquidation(event)
-                else:
+                if type(event) is not Liquidation:
                     self._apply(event)
+                elif self.event_time:
+                    self._apply_liquidation(event)
+                else:  # the commonest event, without the generic dispatch
+                    if now is None:
+                        now = self.clock()
+                    if apply_liquidation(event, now) and sink is not None:
+                        sink(event)
             except Exception as exc:  # the loop boundary inside a batch
                 self.failures.record(f"applying a {type(event).__name__}", exc)
 
     def _apply_liquidation(self, event: Liquidation) -> None:
-        """``_apply`` for the commonest event, without its dispatch."""
-        if self.event_time and event.event_time_ms > self._newest_event_ms:
+        """A liquidation in event-time mode: now is the newest exchange time seen."""
+        if event.event_time_ms > self._newest_event_ms:
             self._newest_event_ms = event.event_time_ms
-        now = (self._newest_event_ms or self.clock()) if self.event_time else self.clock()
+        now = self._newest_event_ms or self.clock()
         if self.state.apply_liquidation(event, now) and self.history_sink is not None:
             self.history_sink(event)
 

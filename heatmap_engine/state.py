@@ -5,8 +5,9 @@ and ``recent_candles()``: immutable objects from dicts that the engine thread re
 never edits; candles are compact per-symbol tables (``heatmap_engine.candle_book``) published
 at each refresh, shown to readers as ``Candle`` tuples built when first asked for.
 ``events_held()`` is a count the engine keeps (never a scan of the buffers), and
-``counts()`` copies the counters in one C-level step (``dict(counter)`` of string keys runs no
-Python code, so it holds the GIL throughout): no reader iterates what the engine changes.
+``counts()`` copies the counters in C-level steps with no switch point between them (merging
+dicts of string keys runs no Python code, so it holds the GIL throughout): no reader iterates
+what the engine changes.
 Snapshots carry the published precision (``heatmap_engine.precision``), and a symbol's snapshot
 is replaced (its ``version`` moves) only when a published value changed.
 """
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 
 _SIDE_KEYS = {side: f"liquidations_{side}" for side in SIDE_NAMES}
+_TALLY_KEYS = ("liquidations", *_SIDE_KEYS.values())
 
 
 @dataclass(slots=True)
@@ -60,6 +62,10 @@ class EngineState:
         self.dedupe = DedupeWindow(dedupe_horizon_ms)
         self.counters: Counter[str] = Counter()
         self.notional: Counter[str] = Counter()
+        # the counts and sums every new liquidation moves, in plain dicts (a Counter's += costs
+        # three times a dict's); counts() shows them with the others, as if one Counter
+        self._tally: dict[str, int] = dict.fromkeys(_TALLY_KEYS, 0)
+        self._tally_usd: dict[str, float] = dict.fromkeys(_TALLY_KEYS, 0.0)
         self.last_liquidation_ms: int | None = None
         self._snapshots: dict[str, Snapshot] = {}
         self.price_sample_ms = 5000
@@ -135,10 +141,10 @@ class EngineState:
     def carry_totals(self, totals: dict[str, dict[str, float]]) -> None:
         """Start the lifetime counters from what history holds, so counts carry on."""
         for side, figures in totals.items():
-            self.counters[f"liquidations_{side}"] = int(figures["count"])
-            self.notional[f"liquidations_{side}"] = float(figures["notional_usd"])
-        self.counters["liquidations"] = sum(int(f["count"]) for f in totals.values())
-        self.notional["liquidations"] = sum(float(f["notional_usd"]) for f in totals.values())
+            self._tally[f"liquidations_{side}"] = int(figures["count"])
+            self._tally_usd[f"liquidations_{side}"] = float(figures["notional_usd"])
+        self._tally["liquidations"] = sum(int(f["count"]) for f in totals.values())
+        self._tally_usd["liquidations"] = sum(float(f["notional_usd"]) for f in totals.values())
 
     @property
     def candle_memory(self) -> int:
@@ -174,9 +180,9 @@ class EngineState:
         if not self.dedupe.is_new(key, when):
             self.counters["duplicates"] += 1
             return False
-        counters, sums, side_key = self.counters, self.notional, _SIDE_KEYS[side]
-        counters["liquidations"] += 1
-        counters[side_key] += 1
+        counts, sums, side_key = self._tally, self._tally_usd, _SIDE_KEYS[side]
+        counts["liquidations"] += 1
+        counts[side_key] += 1
         sums["liquidations"] += notional
         sums[side_key] += notional
         if self.last_liquidation_ms is None or when > self.last_liquidation_ms:
@@ -314,5 +320,6 @@ class EngineState:
         return self._held
 
     def counts(self) -> tuple[dict[str, int], dict[str, float]]:
-        """Copies of the counters and notional sums, safe from any thread (see the module)."""
-        return dict(self.counters), dict(self.notional)
+        """Copies of the counters and notional sums, safe from any thread (see the module);
+        the liquidation tallies among them (zero until the first, like a Counter's .get)."""
+        return {**self.counters, **self._tally}, {**self.notional, **self._tally_usd}

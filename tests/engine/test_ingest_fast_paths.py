@@ -5,6 +5,7 @@ mark-price array as columns exactly as it applies the same prices one event at a
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import random
@@ -16,7 +17,8 @@ from helpers import FIXTURES
 from heatmap_engine.config import Settings
 from heatmap_engine.engine import Engine
 from heatmap_engine.exchanges import binance
-from heatmap_engine.models import MarkPrice, MarkPriceColumns
+from heatmap_engine.exchanges.base import ParseResult
+from heatmap_engine.models import Liquidation, MarkPrice, MarkPriceColumns
 
 RECEIVED = 1_788_936_948_152
 
@@ -152,3 +154,26 @@ def test_mark_price_columns_read_as_a_tuple_of_mark_prices():
     empty: tuple = ()
     assert list(cols) == list(expected) and cols + empty == expected and empty + cols == expected
     assert cols[:1] == expected[:1] and hash(cols) == hash(expected)
+
+
+def test_the_fast_path_makes_true_frozen_liquidations_and_parse_results():
+    """The fast path builds its objects without their __init__: they are still the real frozen
+    types, equal to (and hashing like) the same values built the ordinary way."""
+    order = {"s": "BTCUSDT", "S": "BUY", "o": "LIMIT", "q": "0.500", "p": "60000.0",
+             "ap": "60010.5", "X": "FILLED", "z": "0.500", "T": RECEIVED - 5, "st": 1}  # fmt: skip
+    data = {"e": "forceOrder", "E": RECEIVED, "o": order}
+    raw = orjson.dumps({"stream": "!forceOrder@arr", "data": data})
+    binance.parse(raw, RECEIVED)  # the symbol known: the next parse takes the fast path
+    result = binance.parse(raw, RECEIVED)
+    expected = Liquidation("binance", "BTCUSDT", "short", 60010.5, 0.5, 60010.5 * 0.5,
+                           RECEIVED - 5, RECEIVED, "FILLED")  # fmt: skip
+    assert type(result) is ParseResult and result == ParseResult((expected,))
+    (liq,) = result.events
+    assert type(liq) is Liquidation and liq == expected and hash(liq) == hash(expected)
+    assert (result.errors, result.control) == ((), False)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        liq.price = 1.0  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.events = ()  # type: ignore[misc]
+    moved = dataclasses.replace(liq, price=60011.0)
+    assert (moved.price, moved.symbol, type(moved)) == (60011.0, "BTCUSDT", Liquidation)
