@@ -152,7 +152,8 @@ def _curve(side: str, xy: tuple[list, list]) -> dict[str, Any]:
         "y": xy[1],
         "yaxis": "y2",
         "line": {"color": theme.SIDE_COLOR[side], "width": 2, "shape": "hv"},
-        "hovertemplate": f"Cumulative {side}: %{{y:$,.3s}}<extra></extra>",
+        "text": [theme.fmt_usd(y) if y == y and y is not None else "" for y in xy[1]],  # B, not G
+        "hovertemplate": f"Cumulative {side}: %{{text}}<extra></extra>",
     }
 
 
@@ -163,7 +164,7 @@ def _layout(uirevision: str) -> dict[str, Any]:
     layout["margin"] = {"l": 8, "r": 8, "t": 24, "b": 28}
     layout["xaxis"].update(tickformat=",", automargin=True)
     layout["yaxis"].update(
-        side="left", tickprefix="$", tickformat=".3~s", rangemode="tozero", automargin=True
+        side="left", tickprefix="$", exponentformat="B", rangemode="tozero", automargin=True
     )
     # An overlaying axis defaults to ticks synced with the left one's grid ($9.88k, $19.8k, ...):
     # its own round ticks instead.

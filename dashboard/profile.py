@@ -133,7 +133,8 @@ def _curve(side: str, xy: tuple[list, list]) -> dict[str, Any]:
         "type": "scatter", "mode": "lines", "name": f"Cum. {side}",
         "x": xy[0], "y": xy[1], "yaxis": "y2",
         "line": {"color": theme.SIDE_COLOR[side], "width": 2, "shape": "hv"},
-        "hovertemplate": f"Estimated {side}s within reach: %{{y:$,.3s}}<extra></extra>",
+        "text": [theme.fmt_usd(y) if y == y and y is not None else "" for y in xy[1]],  # B, not G
+        "hovertemplate": f"Estimated {side}s within reach: %{{text}}<extra></extra>",
     }  # fmt: skip
 
 

@@ -206,3 +206,15 @@ def test_the_map_stacks_the_tiers_and_overlays_the_realized(result):
     assert all(t["yaxis"] == "y3" for t in realized) and figure["layout"]["barmode"] == "stack"
     curves = [t for t in figure["data"] if t.get("yaxis") == "y2"]
     assert [c["name"] for c in curves] == ["Cum. long", "Cum. short"]
+
+
+def test_billions_read_as_b_not_si_g():
+    """Estimated cumulative curves reach billions on BTC: the hover says $2.50B (d3's SI
+    format would say 2.5G), and the map's axes use Plotly's B exponent format."""
+    from dashboard.profile import _curve
+
+    curve = _curve("long", ([1.0, 2.0, 3.0], [2.5e9, None, float("nan")]))
+    assert curve["text"] == ["$2.50B", "", ""] and "%{text}" in curve["hovertemplate"]
+    figure = liquidation_map_figure(Points.empty(), 50_000.0, "BTCUSDT", "in 1 h", "map")
+    assert figure["layout"]["yaxis"]["exponentformat"] == "B"
+    assert figure["layout"]["yaxis2"]["exponentformat"] == "B"
