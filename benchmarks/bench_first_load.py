@@ -92,7 +92,7 @@ def bench(base: str, loads: int) -> None:
              "p50)", header, "-" * len(header)]  # fmt: skip
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        load(browser.new_context(viewport=VIEWPORT), f"{base}/", "heatmap")  # server warm-up
+        load(browser.new_context(viewport=VIEWPORT), f"{base}/?view=heatmap", "heatmap")  # warm-up
         for view in DRAWN:
             url = f"{base}/?symbol=BTCUSDT&view={view}"
             fresh, repeat = [], None
