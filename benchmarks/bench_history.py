@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_engine import NOW, frames, make_engine, symbols
+from bench_engine import NOW, force_frames, make_engine, symbols
 
 from heatmap_engine.config import Settings
 from heatmap_engine.exchanges import binance
@@ -43,7 +43,7 @@ def main() -> None:
     print(
         f"== history benchmark: {args.events:,} liquidations, {args.symbols} symbols (SQLite WAL)"
     )
-    raw = frames(args.events, names, seed=3)
+    raw = [frame for chunk in force_frames(args.events, names, seed=3) for frame in chunk]
     with tempfile.TemporaryDirectory() as tmp:
         store = SqliteStore(Path(tmp) / "h.sqlite3")
         queue = Settings.from_env({}).history_queue_size  # the default, as a service runs
