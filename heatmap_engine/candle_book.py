@@ -87,6 +87,25 @@ def merge(tables: Iterable[np.ndarray], capacity: int) -> np.ndarray:
     return out
 
 
+class CandleView(Sequence):
+    """A read-only table of candles seen as a sequence of ``Candle`` built on access."""
+
+    __slots__ = ("_exchange", "_interval", "_symbol", "_table")
+
+    def __init__(self, table: np.ndarray, exchange: str, symbol: str, interval: str) -> None:
+        self._table, self._exchange, self._symbol = table, exchange, symbol
+        self._interval = interval
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._table)))]
+        row = self._table[index].tolist()
+        return Candle(self._exchange, self._symbol, self._interval, *row)
+
+
 class CandleBook:
     """The candles of one symbol (one exchange and interval): see the module."""
 
@@ -239,6 +258,14 @@ class CandleBooks:
             while len(self._tuples) > self.TUPLES_KEPT:
                 del self._tuples[next(iter(self._tuples))]
         return built
+
+    def view(self, symbol: str) -> CandleView:
+        """The published candles as a sequence that builds a ``Candle`` only for the rows read
+        (a reader that wants the newest few of 570 symbols' days every few seconds)."""
+        book = self.books.get(symbol)
+        if book is None:
+            return CandleView(EMPTY, "", symbol, "")
+        return CandleView(book.published, book.exchange, symbol, book.interval)
 
     def table(self, symbol: str) -> tuple[np.ndarray, int]:
         """The published candles as a read-only ``CANDLE_DTYPE`` array (never written again)

@@ -105,7 +105,7 @@ class HeatmapService:
         self._stopped: bool | None = None  # stop()'s answer once it was called
         self._levels = LevelsSource(self._history_store)  # reads HEATMAP_LEVELS_* (fails fast)
         self.levels_live = LevelsRuntime(self._levels, self.rest, lambda: self.engine.symbols,
-                                         self.engine.state.recent_candles, self._history_writer,
+                                         self.engine.state.candle_view, self._history_writer,
                                          wall_clock_ms, self._stop)  # fmt: skip
 
     # -- lifecycle --------------------------------------------------------------------------

@@ -311,6 +311,10 @@ class EngineState:
         """The published candles, oldest first (one immutable tuple per published version)."""
         return self.candles.recent(symbol)
 
+    def candle_view(self, symbol: str):
+        """The published candles as a lazy sequence (``CandleBooks.view``)."""
+        return self.candles.view(symbol)
+
     def candle_table(self, symbol: str):
         """The published candles as a read-only array and its version (``CandleBooks.table``)."""
         return self.candles.table(symbol)

@@ -143,3 +143,21 @@ def test_load_candles_short_rows_name_the_taker_buy_volume_when_known():
     assert (first.volume, first.taker_buy_volume, first.quote_volume) == (10.0, 4.0, 0.0)
     assert (first.close_time_ms, first.closed) == (NOW + MIN - 1, True)
     assert np.isnan(second.taker_buy_volume) and second.volume == 5.0
+
+
+def test_the_lazy_view_reads_the_same_candles_as_the_tuple():
+    """What the live levels tracker reads every few seconds for every symbol: the same
+    candles as the published tuple, built only for the rows asked for."""
+    eng = engine()
+    frames = [candle(m, 100.0 + m) for m in range(30)] + [candle(30, 200.0, closed=False)]
+    eng.process(frames)
+    eng.refresh()
+    view = eng.state.candle_view("BTCUSDT")
+    published = eng.state.recent_candles("BTCUSDT")
+    assert len(view) == len(published) == 31
+    assert view[-1] == frames[-1] and view[0] == frames[0] and view[5:8] == list(frames[5:8])
+    assert list(view) == list(frames)
+    eng.process([candle(31, 300.0)])
+    eng.refresh()
+    assert len(view) == 31 and view[-1] == frames[-1]  # a view is of one published version
+    assert len(eng.state.candle_view("ETHUSDT")) == 0
