@@ -69,13 +69,11 @@ def day_of_candles() -> list:
     return out
 
 
-def build_app(data_dir: str):
-    """The real app over a filled, unstarted service; returns (dash app, service)."""
-    from api.settings import ApiSettings
-    from app import create_app
+def stored_service(data_dir: str):
+    """An unstarted service at ``NOW_MS`` with its history store open in ``data_dir`` and no
+    exchange (loopback port 9): benchmarks fill it, then wrap it with ``app_over``."""
     from heatmap_engine.config import Settings
     from heatmap_engine.history.runtime import HistoryRuntime
-    from heatmap_engine.models import MarkPrice
     from heatmap_engine.service import HeatmapService
 
     settings = Settings.from_env({
@@ -84,14 +82,31 @@ def build_app(data_dir: str):
         "HEATMAP_BINANCE_REST_URL": "http://127.0.0.1:9",
     })  # fmt: skip
     service = HeatmapService(settings, clock=lambda: NOW_MS)
-    liquidations, candles = synthetic_day(), day_of_candles()
     service.history = HistoryRuntime(settings, service.rest)
+    return service
+
+
+def app_over(service):
+    """The real app (default web settings) over ``service``, refreshed at ``NOW_MS``."""
+    from api.settings import ApiSettings
+    from app import create_app
+
+    service.engine.refresh(NOW_MS)
+    return create_app(
+        service.settings, service, start_engine=False, api_settings=ApiSettings.from_env({})
+    )
+
+
+def build_app(data_dir: str):
+    """The real app over a filled, unstarted service; returns (dash app, service)."""
+    from heatmap_engine.models import MarkPrice
+
+    service = stored_service(data_dir)
+    liquidations, candles = synthetic_day(), day_of_candles()
     service.history.store.write_batch(liquidations, candles=candles)
     service.engine.process([x for x in liquidations if NOW_MS - x.event_time_ms < 3_600_000])
     service.engine.process([MarkPrice("binance", "BTCUSDT", PRICE, NOW_MS), *candles[-60:]])
-    service.engine.refresh(NOW_MS)
-    app = create_app(settings, service, start_engine=False, api_settings=ApiSettings.from_env({}))
-    return app, service
+    return app_over(service), service
 
 
 def callback_body(app, state: dict) -> dict:

@@ -33,10 +33,12 @@ import numpy as np  # noqa: E402
 from bench_dashboard import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
+    app_over,
     callback_body,
     parse_known,
     percentile,
     serving,
+    stored_service,
 )
 
 NOW_MS = 1_769_601_600_000
@@ -77,28 +79,15 @@ def market(seed: int = 5) -> tuple[list, list]:
 
 
 def build(data_dir: str):
-    from api.settings import ApiSettings
-    from app import create_app
-    from heatmap_engine.config import Settings
-    from heatmap_engine.history.runtime import HistoryRuntime
     from heatmap_engine.models import MarkPrice
-    from heatmap_engine.service import HeatmapService
 
-    settings = Settings.from_env({
-        "HEATMAP_SYMBOLS": "BTCUSDT,ETHUSDT", "HEATMAP_DATA_DIR": data_dir,
-        "HEATMAP_BINANCE_WS_URL": "ws://127.0.0.1:9/market",
-        "HEATMAP_BINANCE_REST_URL": "http://127.0.0.1:9",
-    })  # fmt: skip
-    service = HeatmapService(settings, clock=lambda: NOW_MS)
-    service.history = HistoryRuntime(settings, service.rest)
+    service = stored_service(data_dir)
     candles, readings = market()
     for a in range(0, len(candles), 20_000):
         service.history.store.write_batch([], candles=candles[a : a + 20_000])
     service.history.store.write_batch([], open_interest=readings)
     service.engine.process([MarkPrice("binance", "BTCUSDT", candles[-1].close, NOW_MS)])
-    service.engine.refresh(NOW_MS)
-    app = create_app(settings, service, start_engine=False, api_settings=ApiSettings.from_env({}))
-    return app, service
+    return app_over(service), service
 
 
 def bench_callback(app, calls: int) -> list[str]:
