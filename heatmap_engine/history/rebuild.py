@@ -20,7 +20,6 @@ from typing import Any
 
 from heatmap_engine.engine import Engine
 from heatmap_engine.history.sqlite_store import SqliteStore
-from heatmap_engine.models import Candle
 
 log = logging.getLogger(__name__)
 MINUTE_MS = 60_000
@@ -67,21 +66,18 @@ class CandleRebuild:
             for symbol in tracked:
                 if self._stop.is_set():
                     return
-                rows = self.store.candles(symbol, "1m", start, self.before_ms, self.memory)
+                rows = self.store.candle_rows(symbol, "1m", start, self.before_ms, self.memory)
                 if rows:
-                    self.submit(functools.partial(self._apply, rows))
+                    self.submit(functools.partial(self._apply, symbol, rows))
                 self.symbols_done += 1
             self.submit(self._finish)
         except Exception:  # the thread's boundary: the live feed fills the candles instead
             log.exception("loading the stored candles failed")
             self.done = True
 
-    def _apply(self, rows: list[Candle]) -> None:
-        """On the engine thread."""
-        state, now = self.engine.state, self.engine.now_ms()
-        for candle in rows:
-            state.apply(candle, now)
-        self.candles += len(rows)
+    def _apply(self, symbol: str, rows: list[tuple]) -> None:
+        """On the engine thread: one bulk load (later live frames still win)."""
+        self.candles += self.engine.state.load_candles(symbol, rows)
 
     def _finish(self) -> None:
         """On the engine thread, after every candle command before it."""
