@@ -101,7 +101,7 @@ def cache_for_versioned_urls(app: dash.Dash):
         )
         if versioned:
             response.headers["Cache-Control"] = IMMUTABLE
-        if path.startswith((suites, assets)) and response.is_streamed:
+        if response.is_streamed:
             # Flask streams a file from disk; as bytes it can be compressed once and kept (a
             # streamed body would be compressed again for every visitor, and never as gzip)
             response.direct_passthrough = False
