@@ -7,15 +7,14 @@ per-thread read-only connections. Never the engine's live buffers.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 
 import numpy as np
 
 from dashboard.outage import FeedFacts
 from dashboard.points import Points, rows_table
 from heatmap_engine.candles import INTERVAL_MS
+from heatmap_engine.lru import SizedLru
 from heatmap_engine.models import Candle, Snapshot
 from heatmap_engine.service import HeatmapService
 
@@ -75,29 +74,20 @@ class HourTables:
     SQLite on every refresh, and a first view reads all its missing hours in one query."""
 
     def __init__(self, maxsize: int = 4096) -> None:
-        self.maxsize = maxsize
-        self._tables: OrderedDict[tuple, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._tables = SizedLru(maxsize)
 
     def get(self, store, symbol: str, hours: range) -> list[np.ndarray]:
-        keys = [(store, symbol, h) for h in hours]
-        with self._lock:
-            found = {k: self._tables[k] for k in keys if k in self._tables}
-        missing = [k[2] for k in keys if k not in found]
+        found = {h: self._tables.get((store, symbol, h)) for h in hours}
+        missing = [h for h, table in found.items() if table is None]
         if missing:  # one read from the first missing hour to the end of the last
             table = rows_table(store.window_rows(symbol, missing[0], missing[-1] + HOUR_MS))
             starts = np.asarray(missing)
             first = np.searchsorted(table["time"], starts)
             last = np.searchsorted(table["time"], starts + HOUR_MS)
             for h, a, b in zip(missing, first.tolist(), last.tolist(), strict=True):
-                found[(store, symbol, h)] = table[a:b]
-        with self._lock:
-            for k in keys:
-                self._tables[k] = found[k]
-                self._tables.move_to_end(k)
-            while len(self._tables) > self.maxsize:
-                self._tables.popitem(last=False)
-        return [found[k] for k in keys]
+                found[h] = table[a:b]
+                self._tables.put((store, symbol, h), found[h])
+        return [found[h] for h in hours]
 
 
 _HOURS = HourTables()

@@ -13,8 +13,7 @@ indexed ``MAX`` reads. ``at`` None is the range ending at the newest closed bar.
 
 from __future__ import annotations
 
-import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -26,6 +25,7 @@ from heatmap_engine.levels.results import LevelsResult
 from heatmap_engine.levels.run import HOUR_MS, RANGES_MS, run_levels
 from heatmap_engine.levels.series import Bars, LevelsInputError, Readings
 from heatmap_engine.levels.settings import PRESETS, LevelsSettings
+from heatmap_engine.lru import SizedLru
 from heatmap_engine.models import Candle
 
 # the bar each range runs on: at most ~3,000 bars per run (1m candles are what is stored)
@@ -66,9 +66,7 @@ class LevelsSource:
             self.table: BracketTable = load_brackets(self.settings.levels_brackets_file or None)
         except BracketFileError as exc:
             raise ConfigError(f"HEATMAP_LEVELS_BRACKETS_FILE: {exc}") from None
-        self._cache: OrderedDict[tuple, tuple[LevelsResult, int]] = OrderedDict()
-        self._cache_bytes, self._cached_bytes = cache_bytes, 0
-        self._lock = threading.Lock()
+        self._cache = SizedLru(cache_bytes, result_bytes)
         self.runs = 0  # runs of the model (cache misses)
         self.live = None  # the LevelsTracker of a running service (heatmap_engine.levels.runtime)
 
@@ -83,32 +81,17 @@ class LevelsSource:
         check_range(range_name)
         store = self._require_store()
         key = (symbol, range_name, settings.levels_preset, at_ms, self.data_version(symbol))
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-                return hit[0]
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
         result = self._run(store, symbol, range_name, settings, at_ms)
         if at_ms is None:
             result = self._with_live_profile(result)
-        self._keep(key, result)
+        self._cache.put(key, result)  # least recently used results leave beyond cache_bytes
         return result
 
-    def _keep(self, key: tuple, result: LevelsResult) -> None:
-        """Into the cache, the least recently used results leaving beyond ``cache_bytes``."""
-        size = result_bytes(result)
-        with self._lock:
-            if key in self._cache:
-                self._cached_bytes -= self._cache.pop(key)[1]
-            self._cache[key] = (result, size)
-            self._cached_bytes += size
-            while self._cached_bytes > self._cache_bytes and len(self._cache) > 1:
-                self._cached_bytes -= self._cache.popitem(last=False)[1][1]
-
     def clear_cache(self) -> None:
-        with self._lock:
-            self._cache.clear()
-            self._cached_bytes = 0
+        self._cache.clear()
 
     # -- helpers readers may use ------------------------------------------------------------
     def preset_settings(self, preset: str) -> LevelsSettings:
