@@ -13,8 +13,8 @@ from dash import Dash, Input, Output, Patch, State, html, no_update
 from dash.exceptions import PreventUpdate
 
 from callbacks import sources
-from callbacks.estimated import KEEP, Levels, estimated_key, levels_version, render_estimated
-from callbacks.levels_source import levels_result
+from callbacks.estimated import KEEP, estimated_key, levels_version, render_estimated
+from callbacks.levels_source import Levels, levels_result
 from dashboard.heatmap import heatmap_figure
 from dashboard.liqmap import liquidation_map_figure
 from dashboard.outage import Outage, empty_text, outage
@@ -29,6 +29,7 @@ from heatmap_engine.service import HeatmapService
 from layouts import ids
 from layouts.fragments import stat_body, table_rows
 
+NO_LEVELS = Levels(None)  # a view that shows no estimate
 STAT_OUTPUTS = dict(
     zip(("price", "total", "long", "short", "best", "window"), ids.STAT_CARDS, strict=True)
 )
@@ -51,7 +52,7 @@ def view_key(
     sort: dict,
     version: int,
     down: Outage | None,
-    levels: Levels = (None, None),
+    levels: Levels = NO_LEVELS,
 ) -> str:
     """What the visible view depends on; equal keys mean an identical view."""
     filters = f"{state.symbol}|{state.min_strength}|{state.max_distance}|v{version}"
@@ -102,10 +103,10 @@ def _map(service, snap: Snapshot | None, state: ViewState, sort, down, levels, *
         points, label = liqs, f"in the last {state.range}"
     price = snap.current_price if snap else None
     uirevision = f"map:{state.symbol}:{state.range}"
-    result, why = levels
+    result = levels.result
     estimated = profile_bars(result.profile) if result is not None else None
     # without an estimate, the reason; while the feed is down its message says it all
-    note = profile_note(estimated) if estimated is not None else (None if down else why)
+    note = profile_note(estimated) if estimated is not None else (None if down else levels.why)
     figure = liquidation_map_figure(
         points, price, state.symbol, label, uirevision, _chart_text(down), estimated, note
     )
@@ -189,7 +190,7 @@ def _render_view(
 def _levels(service: HeatmapService, state: ViewState) -> Levels:
     """The estimated levels the view needs (once per tick), else (None, None)."""
     if state.view not in ("estimated", "map"):
-        return None, None
+        return NO_LEVELS
     return levels_result(service, state.symbol, state.levels_range, state.preset)
 
 

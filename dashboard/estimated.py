@@ -14,6 +14,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -199,8 +200,11 @@ def estimated_figure(
     clusters: Sequence[Cluster] = (),
     window_minutes: float = 60.0,
     cells: Cells | None = None,
+    updating: bool = False,
 ) -> dict[str, Any]:
-    """The estimated heatmap of ``result`` on ``scale`` (see the module docstring)."""
+    """The estimated heatmap of ``result`` on ``scale`` (see the module docstring);
+    ``updating``: the result is the previous one, shown while the new one is computed (the
+    corner note says which bar it ends at)."""
     cells = cells or screen_cells(result.grid)
     price = result.profile.price if price is None else price
     decimals = theme.price_decimals(price)
@@ -216,6 +220,8 @@ def estimated_figure(
     words = f"{ESTIMATE_NOTE}<br>preset {options.preset}"
     if options.threshold_pct > 0:
         words += f" · cells under {options.threshold_pct:g} % of the scale hidden"
+    if updating:
+        words += f"<br><span style='color:{theme.MUTED}'>{updating_note(result.at_ms)}</span>"
     annotations = [tag, _corner(words)]
     notes = list(result.quality.notes)
     if notes:
@@ -223,6 +229,12 @@ def estimated_figure(
         annotations.append(_corner("<br>".join(lines), y=0.01, anchor="bottom", size=10))
     layout.update(shapes=shapes, annotations=annotations)
     return {"data": data, "layout": layout}
+
+
+def updating_note(at_ms: int) -> str:
+    """What the corner says while the previous result stands in for the new one."""
+    ends = datetime.fromtimestamp(at_ms / 1000, UTC).strftime("%H:%M")
+    return f"updating · shown up to {ends} UTC"
 
 
 def estimated_message(options: EstimatedOptions, text: str) -> dict[str, Any]:
