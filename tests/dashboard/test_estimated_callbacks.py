@@ -5,13 +5,16 @@ colour scale over new data, the reason when there is no result, and the map's pr
 from __future__ import annotations
 
 import math
+import threading
 
 import pytest
 from dash import Patch, no_update
 from dash.exceptions import PreventUpdate
+from helpers import wait_until
 
 from callbacks.views import OUTPUTS, render_views
 from dashboard.state import ViewState
+from heatmap_engine.levels.refresher import LevelsRefresher
 from heatmap_engine.models import Candle, OpenInterest
 from layouts import ids
 
@@ -125,3 +128,49 @@ def test_the_map_shows_the_estimated_profile_by_tier(service):
     realized = [t for t in figure["data"] if t.get("yaxis") == "y3"]
     stored = service.history.store.window("BTCUSDT", NOW_MS - 3_600_000, NOW_MS)
     assert sum(sum(t["y"]) for t in realized) == pytest.approx(sum(x.notional_usd for x in stored))
+
+
+@pytest.fixture
+def refreshing(service):
+    """The service's levels with a refresher looping on its own thread, attached as a running
+    service attaches it; its loop passes only when a reader asks (the tick is a day)."""
+    stop = threading.Event()
+    refresher = LevelsRefresher(service.levels, stop, tick_seconds=86_400.0)
+    service.levels.refresher = refresher
+    thread = threading.Thread(target=refresher.run, name="heatmap-levels-refresh", daemon=True)
+    thread.start()
+    wait_until(lambda: refresher.running, timeout=10)
+    yield refresher
+    stop.set()
+    thread.join(10)
+
+
+def _corner_notes(values) -> str:
+    figure = output(values, ids.ESTIMATED_GRAPH)
+    layout = figure["layout"] if isinstance(figure, dict) else None
+    if layout is None:  # a Patch of the same chart
+        ops = figure.to_plotly_json()["operations"]
+        annotations = next(op for op in ops if op["location"] == ["layout", "annotations"])
+        return " ".join(a["text"] for a in annotations["params"]["value"])
+    return " ".join(a["text"] for a in layout["annotations"])
+
+
+def test_a_new_bar_shows_the_previous_result_marked_updating_until_the_new_one_is_there(
+    service, refreshing
+):
+    first = estimated(service)
+    assert "updating" not in _corner_notes(first)
+    t = DAY_START + 1440 * MINUTE_MS  # the bar after the stored day
+    bar = Candle("binance", "BTCUSDT", "1m", t, t + MINUTE_MS - 1, BTC_PRICE, BTC_PRICE * 1.001,
+                 BTC_PRICE * 0.999, BTC_PRICE, 10.0, 10.0 * BTC_PRICE, 5.0, 100)  # fmt: skip
+    service.history.store.write_batch([], candles=[bar])
+    stale = estimated(service, output(first, ids.RENDERED))
+    assert "updating · shown up to" in _corner_notes(stale)
+    key = output(stale, ids.RENDERED)["estimated"]
+    shown_at = output(first, ids.RENDERED)["estimated"].split("|")[6]
+    assert "|updating|" in key and key.split("|")[6] == shown_at  # the previous result
+    wait_until(lambda: refreshing.runs >= 1, timeout=60)
+    fresh = estimated(service, output(stale, ids.RENDERED))
+    assert "updating" not in _corner_notes(fresh)
+    key = output(fresh, ids.RENDERED)["estimated"]
+    assert "updating" not in key and key.split("|")[6] == str(t + MINUTE_MS)
