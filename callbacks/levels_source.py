@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from dashboard.state import ViewState, default_symbol
 from heatmap_engine.levels import LevelsInputError, LevelsResult
 from heatmap_engine.service import HeatmapService
 
@@ -30,3 +31,12 @@ def levels_result(service: HeatmapService, symbol: str, range_name: str, preset:
     except LevelsInputError as error:
         return Levels(None, f"No estimate for {symbol} over {range_name}: {error}")
     return Levels(result, None, not fresh)
+
+
+def warm_default_view(service: HeatmapService) -> None:
+    """The page's first view (the default symbol, range and preset) counts as read, so the
+    service's refresher computes it as soon as it starts, before the first visitor asks."""
+    refresher = service.levels.refresher
+    if refresher is not None:
+        state = ViewState(default_symbol(s for s in service.symbols if s != "all"))
+        refresher.read((state.symbol, state.levels_range, state.preset))

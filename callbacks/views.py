@@ -14,7 +14,7 @@ from dash.exceptions import PreventUpdate
 
 from callbacks import sources
 from callbacks.estimated import KEEP, estimated_key, levels_version, render_estimated
-from callbacks.levels_source import Levels, levels_result
+from callbacks.levels_source import Levels, levels_result, warm_default_view
 from dashboard.heatmap import heatmap_figure
 from dashboard.liqmap import liquidation_map_figure
 from dashboard.outage import Outage, empty_text, outage
@@ -220,6 +220,8 @@ def render_views(
 
 
 def register(app: Dash, service: HeatmapService) -> None:
+    warm_default_view(service)
+
     @app.callback(
         output=[Output(component, prop) for component, prop in OUTPUTS],
         inputs=[

@@ -121,9 +121,10 @@ class LevelsSource:
     def refresh(self, view: View) -> bool:
         """The refresher's step for one view: its result ending now, computed when the data
         changed since the newest one. True when that took a run of the model."""
-        runs = self.runs
-        self._result(view, None, self.data_version(view[0]))
-        return self.runs != runs
+        version = self.data_version(view[0])
+        ran = self._cache.get(_run_key(view, None, version)) is None
+        self._result(view, None, version)
+        return ran
 
     def view(self, symbol: str, range_name: str, preset: str) -> View:
         """``(symbol, range, preset)`` checked (``LevelsInputError`` on a bad one)."""

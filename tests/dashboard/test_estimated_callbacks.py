@@ -174,3 +174,17 @@ def test_a_new_bar_shows_the_previous_result_marked_updating_until_the_new_one_i
     assert "updating" not in _corner_notes(fresh)
     key = output(fresh, ids.RENDERED)["estimated"]
     assert "updating" not in key and key.split("|")[6] == str(t + MINUTE_MS)
+
+
+def test_the_pages_first_view_counts_as_read_so_a_started_refresher_computes_it(service):
+    from api.settings import ApiSettings
+    from app import create_app
+
+    create_app(service.settings, service, start_engine=False, api_settings=ApiSettings.from_env({}))
+    refresher = service.levels.refresher  # the service's own (attached, not started)
+    default = ViewState("BTCUSDT")  # BTCUSDT is tracked: the page opens on it
+    assert refresher.due() == [("BTCUSDT", default.levels_range, default.preset)]
+    runs = service.levels.runs
+    assert refresher.refresh_due() == 1 and service.levels.runs == runs + 1
+    service.levels.result("BTCUSDT", default.levels_range, default.preset)
+    assert service.levels.runs == runs + 1  # the first visitor finds it computed
