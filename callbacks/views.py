@@ -21,7 +21,7 @@ from dashboard.outage import Outage, empty_text, outage
 from dashboard.points import Points
 from dashboard.profile import profile_bars, profile_note
 from dashboard.state import ViewState
-from dashboard.summary import as_of, stats
+from dashboard.summary import as_of, estimated_stats, stats
 from dashboard.table import DEFAULT_SORT, sort_clusters, table_caption
 from dashboard.timeline import timeline_figure
 from heatmap_engine.models import Snapshot
@@ -137,8 +137,14 @@ def as_of_children(snap: Snapshot | None, down: Outage | None) -> list:
     return [as_of(snap), html.Span(" · not live", className="hm-stale", title=down.text)]
 
 
-def _stats(snap: Snapshot | None, state: ViewState, down: Outage | None) -> dict[str, Any]:
-    cards = stats(snap, state.min_strength, state.max_distance)
+def _stats(
+    snap: Snapshot | None, state: ViewState, down: Outage | None, levels: Levels
+) -> dict[str, Any]:
+    """The cards: of the estimate while the estimated view is shown, else of the clusters."""
+    if state.view == "estimated":
+        cards = estimated_stats(snap, levels.result, levels.updating)
+    else:
+        cards = stats(snap, state.min_strength, state.max_distance)
     out: dict[str, Any] = {STAT_OUTPUTS[name]: stat_body(stat) for name, stat in cards.items()}
     out[ids.AS_OF] = as_of_children(snap, down)
     return out
@@ -203,16 +209,18 @@ def render_views(
     snap = sources.snapshot(service, state.symbol)
     down = outage(sources.feed_facts(service))
     version = snap.version if snap else 0
+    levels = _levels(service, state)
     stats_key = f"{state.symbol}|{state.min_strength}|{state.max_distance}|v{version}"
     stats_key += f"|{down.text}" if down else ""
-    levels = _levels(service, state)
+    if state.view == "estimated":
+        stats_key = f"estimated|{stats_key}|{levels_version(levels)}"
     keys = {"stats": stats_key, state.view: view_key(service, state, sort, version, down, levels)}
     changed = {part for part, key in keys.items() if rendered.get(part) != key}
     if not changed:
         raise PreventUpdate
     values: dict[str, Any] = {}
     if "stats" in changed:
-        values.update(_stats(snap, state, down))
+        values.update(_stats(snap, state, down, levels))
     if state.view in changed:
         values.update(_render_view(service, snap, state, sort, rendered, down, levels))
     values[ids.RENDERED] = {**rendered, **keys, **values.get(ids.RENDERED, {})}

@@ -14,7 +14,6 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -233,8 +232,7 @@ def estimated_figure(
 
 def updating_note(at_ms: int) -> str:
     """What the corner says while the previous result stands in for the new one."""
-    ends = datetime.fromtimestamp(at_ms / 1000, UTC).strftime("%H:%M")
-    return f"updating · shown up to {ends} UTC"
+    return f"updating · shown up to {theme.fmt_clock(at_ms)}"
 
 
 def estimated_message(options: EstimatedOptions, text: str) -> dict[str, Any]:

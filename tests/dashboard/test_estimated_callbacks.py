@@ -13,6 +13,7 @@ from dash.exceptions import PreventUpdate
 from helpers import wait_until
 
 from callbacks.views import OUTPUTS, render_views
+from dashboard import theme
 from dashboard.state import ViewState
 from heatmap_engine.levels.refresher import LevelsRefresher
 from heatmap_engine.models import Candle, OpenInterest
@@ -188,3 +189,39 @@ def test_the_pages_first_view_counts_as_read_so_a_started_refresher_computes_it(
     assert refresher.refresh_due() == 1 and service.levels.runs == runs + 1
     service.levels.result("BTCUSDT", default.levels_range, default.preset)
     assert service.levels.runs == runs + 1  # the first visitor finds it computed
+
+
+def _card(values, card: str) -> tuple[str, str]:
+    value, sub = output(values, card)
+    return value.children, sub.children
+
+
+def test_the_cards_describe_the_estimate_while_its_view_is_shown(service):
+    values = estimated(service)
+    result = service.levels.result("BTCUSDT", "24h", "all")
+    price = service.snapshot("BTCUSDT").current_price
+    profile = result.profile
+    rows = [(math.sqrt(lo * hi), lu, su) for lo, hi, lu, su in zip(
+        profile.price_low.tolist(), profile.price_high.tolist(), profile.long_usd.tolist(),
+        profile.short_usd.tolist(), strict=True)]  # fmt: skip
+    longs = [(m, u) for m, u, _ in rows if m <= price]
+    shorts = [(m, u) for m, _, u in rows if m > price]
+    standing = sum(u for _, u in longs) + sum(u for _, u in shorts)
+    assert _card(values, ids.STAT_TOTAL)[0] == theme.fmt_usd(standing)
+
+    def nearest(levels, closest):  # the closest of those holding half the largest within 10 %
+        near = [(m, u) for m, u in levels if abs(m / price - 1) <= 0.10]
+        largest = max(u for _, u in near)
+        return closest((m, u) for m, u in near if u >= 0.5 * largest)
+
+    below = nearest(longs, lambda xs: max(xs))  # the highest large long level below
+    above = nearest(shorts, lambda xs: min(xs))  # the lowest large short level above
+    assert below[0] < price < above[0]
+    assert _card(values, ids.STAT_LONG)[0] == theme.fmt_price(below[0])
+    assert _card(values, ids.STAT_LONG)[1].startswith(theme.fmt_usd(below[1]))
+    assert _card(values, ids.STAT_SHORT)[0] == theme.fmt_price(above[0])
+    assert _card(values, ids.STAT_WINDOW) == ("24h · all", f"to {theme.fmt_clock(result.at_ms)}")
+    # another view: the cards are the clusters' again
+    other = estimated(service, output(values, ids.RENDERED), view="heatmap")
+    shown = service.snapshot("BTCUSDT").filtered(0.0, 10.0)
+    assert _card(other, ids.STAT_TOTAL)[0] == str(len(shown))
