@@ -15,6 +15,7 @@ from dash.exceptions import PreventUpdate
 from callbacks import sources
 from callbacks.estimated import KEEP, estimated_key, levels_version, render_estimated
 from callbacks.levels_source import Levels, levels_result, warm_default_view
+from dashboard.estimated import updating_note
 from dashboard.heatmap import heatmap_figure
 from dashboard.liqmap import liquidation_map_figure
 from dashboard.outage import Outage, empty_text, outage
@@ -107,6 +108,8 @@ def _map(service, snap: Snapshot | None, state: ViewState, sort, down, levels, *
     estimated = profile_bars(result.profile) if result is not None else None
     # without an estimate, the reason; while the feed is down its message says it all
     note = profile_note(estimated) if estimated is not None else (None if down else levels.why)
+    if result is not None and levels.updating:  # the previous profile, while the new one runs
+        note = f"{note}<br>{updating_note(result.at_ms)}" if note else updating_note(result.at_ms)
     figure = liquidation_map_figure(
         points, price, state.symbol, label, uirevision, _chart_text(down), estimated, note
     )

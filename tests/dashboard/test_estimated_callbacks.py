@@ -147,7 +147,11 @@ def refreshing(service):
 
 
 def _corner_notes(values) -> str:
-    figure = output(values, ids.ESTIMATED_GRAPH)
+    return _corner_notes_of(values, ids.ESTIMATED_GRAPH)
+
+
+def _corner_notes_of(values, graph: str) -> str:
+    figure = output(values, graph)
     layout = figure["layout"] if isinstance(figure, dict) else None
     if layout is None:  # a Patch of the same chart
         ops = figure.to_plotly_json()["operations"]
@@ -225,3 +229,15 @@ def test_the_cards_describe_the_estimate_while_its_view_is_shown(service):
     other = estimated(service, output(values, ids.RENDERED), view="heatmap")
     shown = service.snapshot("BTCUSDT").filtered(0.0, 10.0)
     assert _card(other, ids.STAT_TOTAL)[0] == str(len(shown))
+
+
+def test_the_map_says_when_its_estimated_profile_is_the_previous_one(service, refreshing):
+    first = estimated(service, view="map")
+    notes = " ".join(a["text"] for a in output(first, ids.MAP_GRAPH)["layout"]["annotations"])
+    assert "updating" not in notes
+    t = DAY_START + 1440 * MINUTE_MS
+    bar = Candle("binance", "BTCUSDT", "1m", t, t + MINUTE_MS - 1, BTC_PRICE, BTC_PRICE * 1.001,
+                 BTC_PRICE * 0.999, BTC_PRICE, 10.0, 10.0 * BTC_PRICE, 5.0, 100)  # fmt: skip
+    service.history.store.write_batch([], candles=[bar])
+    stale = estimated(service, output(first, ids.RENDERED), view="map")
+    assert "updating · shown up to" in _corner_notes_of(stale, ids.MAP_GRAPH)
