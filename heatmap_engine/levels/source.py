@@ -89,7 +89,8 @@ class LevelsSource:
     ) -> LevelsResult:
         """The model's result for ``[at − range, at]`` (``at`` None: up to the newest closed
         bar). ``LevelsInputError`` (one line) on an unknown range or preset, history off, or
-        too little stored data."""
+        too little stored data. A read of the range ending now tells the refresher (when
+        there is one) that the view is read."""
         view = self.view(symbol, range_name, preset)
         if at_ms is None and self.refresher is not None:
             self.refresher.read(view)
