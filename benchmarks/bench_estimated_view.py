@@ -169,7 +169,7 @@ def bench_new_bar(app, service, bars: int) -> list[str]:
             plain.append((time.perf_counter() - started) * 1000)
         stop = threading.Event()
         refresher = LevelsRefresher(source, stop)  # the service's defaults
-        source.refresher = refresher
+        unstarted, source.refresher = source.refresher, refresher
         thread = threading.Thread(target=refresher.run, name="heatmap-levels-refresh")
         thread.start()
         served, stale, marked, fresh = [], [], 0, 0
@@ -193,7 +193,7 @@ def bench_new_bar(app, service, bars: int) -> list[str]:
         finally:
             stop.set()
             thread.join(10)
-            source.refresher = None
+            source.refresher = unstarted  # the service's own, never started
         lines += [
             f"  {range_name:<4} callback, no refresher (runs the model): {_spread(plain)}",
             f"  {range_name:<4} callback, refresher running:             {_spread(served)} "
