@@ -12,8 +12,9 @@ open-interest reading, so the first reader after each new bar would wait for a r
   reader was shown a previous result (``request``), that view first.
 * **Stale while it runs.** ``LevelsSource.current`` (the dashboard) answers a view whose data
   changed with its previous result while the loop runs (``may_serve_stale``), never longer than
-  ``levels_refresh_stale_seconds`` in a row (then the reader waits for the run, as without a
-  refresher) and never after the loop failed on that view (the reader runs it and sees why).
+  ``levels_refresh_stale_seconds`` in a row, counted from the first stale read since the view's
+  last refresh (then the reader waits for the run, as without a refresher), and never after
+  the loop failed on that view (the reader runs it and sees why).
 * **Failures.** A refresh that raises is counted (``failures``; the first is logged with its
   traceback) and the loop goes on with the next view; a view whose data is too short
   (``LevelsInputError``) is counted as ``no_data``, not logged (its readers are told why).
@@ -60,7 +61,7 @@ class LevelsRefresher:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self.running = False  # while run() loops
-        self.runs = self.failures = self.no_data = 0
+        self.passes = self.runs = self.failures = self.no_data = 0
 
     # -- readers (request threads) ----------------------------------------------------------
     def read(self, view: View) -> None:
@@ -128,11 +129,16 @@ class LevelsRefresher:
                 self._mark(view, failed=False)
                 runs += ran
         self.runs += runs
+        self.passes += 1
         return runs
 
     def _mark(self, view: View, failed: bool) -> None:
         with self._lock:
-            (self._failed.add if failed else self._failed.discard)(view)
+            if failed:
+                self._failed.add(view)
+            else:  # its newest result is cached: a later stale read counts from then
+                self._failed.discard(view)
+                self._stale_since.pop(view, None)
 
     def run(self) -> None:
         """Refresh every ``tick_seconds``, or at once when a reader asks; until ``stop``."""
@@ -152,4 +158,5 @@ class LevelsRefresher:
         with self._lock:
             views = len(self._reads)
         return {"running": self.running, "views": views, "max_views": self.max_views,
-                "runs": self.runs, "failures": self.failures, "no_data": self.no_data}  # fmt: skip
+                "passes": self.passes, "runs": self.runs, "failures": self.failures,
+                "no_data": self.no_data}  # fmt: skip

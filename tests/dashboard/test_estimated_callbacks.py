@@ -140,7 +140,7 @@ def refreshing(service):
     service.levels.refresher = refresher
     thread = threading.Thread(target=refresher.run, name="heatmap-levels-refresh", daemon=True)
     thread.start()
-    wait_until(lambda: refresher.running, timeout=10)
+    wait_until(lambda: refresher.passes >= 1, timeout=10)  # its first pass is done
     yield refresher
     stop.set()
     thread.join(10)

@@ -69,7 +69,7 @@ def running(parts):
     _, _, refresher, stop, _ = parts
     thread = threading.Thread(target=refresher.run, name="heatmap-levels-refresh", daemon=True)
     thread.start()
-    wait_until(lambda: refresher.running, timeout=10)
+    wait_until(lambda: refresher.passes >= 1, timeout=10)  # its first pass is done
     yield thread
     stop.set()
     thread.join(10)
@@ -113,6 +113,12 @@ def test_a_stale_result_is_shown_no_longer_than_the_limit(parts, running, store)
     clock.seconds += 1.0
     result, fresh = source.current(*VIEW_24H)  # aged past the limit: the exact result
     assert fresh and result.at_ms == END + MINUTE
+    # the age counts from the first stale read since the view's last refresh
+    refresher.refresh_due()  # a pass (the loop's own may run beside it: either resets the age)
+    add_bar(store, END + MINUTE)
+    clock.seconds += 100.0
+    shown, fresh = source.current(*VIEW_24H)
+    assert shown is result and not fresh
 
 
 def test_only_views_read_recently_are_refreshed_at_most_the_bound(parts, store):
