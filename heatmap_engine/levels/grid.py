@@ -21,7 +21,7 @@ from heatmap_engine.levels.series import Bars
 from heatmap_engine.levels.state import Bar, BarOutcome, BookState
 
 _MINUTE = 60_000
-_HELD_BYTES = 4 * 2**20  # column books held for one batch of ``GridRecorder._record``
+_HELD_BYTES = 2**20  # column books held for one batch of ``GridRecorder._record``
 COLUMN_STEPS = tuple(
     m * _MINUTE for m in (1, 3, 5, 15, 30, 60, 120, 240, 360, 720, 1440, 2880, 4320, 10080)
 )
@@ -95,16 +95,16 @@ class GridRecorder:
         self._summed = np.empty((held, 2, buckets))  # scratch of ``_record``
         self._rows = np.empty((held, 2, layout.rows, plan.rows)) if plan.row_buckets > 1 else None
         self._share = np.empty((held, 2, layout.rows, plan.rows))
-        self.long_usd, self.short_usd = np.zeros(n), np.zeros(n)
-        self.committed = np.zeros(n, dtype=bool)
+        self._long, self._short = [0.0] * n, [0.0] * n  # predicted liquidations per bar
+        self._committed = [False] * n
         self.unknown_share_start: float | None = None
 
     def __call__(self, bar: Bar, outcome: BarOutcome, state: BookState, committed: bool) -> None:
         i = self.index.get(bar.open_ms)
         if i is None:
             return
-        self.long_usd[i], self.short_usd[i] = outcome.long_usd, outcome.short_usd
-        self.committed[i] = committed
+        self._long[i], self._short[i] = outcome.long_usd, outcome.short_usd
+        self._committed[i] = committed
         if self.unknown_share_start is None:
             standing = state.standing
             unknown = state.unknown[0] + state.unknown[1]
@@ -151,8 +151,12 @@ class GridRecorder:
         self._held_columns = []
 
     def predictions(self) -> Predictions:
-        self._record()
-        return Predictions(self.bars.open_ms, self.long_usd, self.short_usd, self.committed)
+        return Predictions(
+            self.bars.open_ms,
+            np.array(self._long, dtype=np.float64),
+            np.array(self._short, dtype=np.float64),
+            np.array(self._committed, dtype=bool),
+        )
 
     def grid(self) -> Grid:
         self._record()
