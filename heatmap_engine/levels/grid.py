@@ -110,11 +110,14 @@ class GridRecorder:
             unknown = state.unknown[0] + state.unknown[1]
             self.unknown_share_start = unknown / standing if standing > 0 else 0.0
         if self.last[i]:
+            column, held_columns = self.column[i], self._held_columns
+            if held_columns and column != held_columns[-1] + 1:
+                self._record()  # a batch is a run of consecutive columns
             held, a = len(self._held_columns), self.plan.k_from - state.k0
             # (the run reserved the whole window)
             self._held[held] = state.stored[:, :, a : a + self._held.shape[3]]
             self._held_scale[held, :, 0] = state.scale
-            self._held_columns.append(self.column[i])
+            self._held_columns.append(column)
             if held + 1 == len(self._held):
                 self._record()
 
@@ -129,11 +132,8 @@ class GridRecorder:
             return
         stored, tiers_summed, share = self._held[:n], self._summed[:n], self._share[:n]
         np.add.reduce(stored, axis=2, out=tiers_summed)
-        at = slice(columns[0], columns[0] + n) if columns[-1] - columns[0] == n - 1 else columns
-        if isinstance(at, slice):
-            np.multiply(tiers_summed, self._held_scale[:n], out=self.contracts[at])
-        else:
-            self.contracts[at] = tiers_summed * self._held_scale[:n]
+        at = slice(columns[0], columns[0] + n)
+        np.multiply(tiers_summed, self._held_scale[:n], out=self.contracts[at])
         if plan.row_buckets == 1:  # a row is a bucket: its tiers summed are the cell's total
             rows, total = stored, tiers_summed
         else:
@@ -144,10 +144,7 @@ class GridRecorder:
         total = np.where(total > 0, total, np.inf)[:, :, None, :]
         np.divide(rows, total, out=share)
         np.multiply(share, 255.0, out=share)
-        if isinstance(at, slice):
-            np.rint(share, out=self.tier_share[at], casting="unsafe")
-        else:
-            self.tier_share[at] = np.rint(share, out=share)
+        np.rint(share, out=self.tier_share[at], casting="unsafe")
         self._held_columns = []
 
     def predictions(self) -> Predictions:
