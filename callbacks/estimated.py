@@ -12,18 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 from callbacks import sources
+from callbacks.levels_source import Levels
 from dashboard.estimated import EstimatedOptions, estimated_figure, estimated_message
 from dashboard.levels_grid import colour_scale, screen_cells
 from dashboard.outage import Outage
 from dashboard.state import ViewState
-from heatmap_engine.levels import LevelsResult
 from heatmap_engine.models import Snapshot
 from heatmap_engine.service import HeatmapService
 from layouts import ids
 
 KEEP = "_keep"  # a renderer's entries for the rendered-keys store
 SCALE = "estimated.scale"
-Levels = tuple[LevelsResult | None, str | None]
 
 
 def options_for(state: ViewState) -> EstimatedOptions:
@@ -39,12 +38,14 @@ def options_for(state: ViewState) -> EstimatedOptions:
 
 
 def levels_version(levels: Levels) -> str:
-    """Changes whenever the result does (a new bar, a new reading), or why there is none."""
-    result, why = levels
+    """Changes whenever the result does (a new bar, a new reading, the previous result
+    replaced by the new one), or why there is none."""
+    result = levels.result
     if result is None:
-        return f"none:{why}"
+        return f"none:{levels.why}"
     used = result.assumptions
-    return f"{result.at_ms}|{used.candles_used}|{used.readings_used}"
+    updating = "|updating" if levels.updating else ""
+    return f"{result.at_ms}|{used.candles_used}|{used.readings_used}{updating}"
 
 
 def estimated_key(
@@ -76,9 +77,9 @@ def render_estimated(
     **_,
 ) -> dict[str, Any]:
     options = options_for(state)
-    result, why = levels
+    result = levels.result
     if result is None:
-        figure = estimated_message(options, _no_result_text(why, down))
+        figure = estimated_message(options, _no_result_text(levels.why, down))
         return {ids.ESTIMATED_GRAPH: figure}
     cells = screen_cells(result.grid)
     scale = colour_scale(rendered.get(SCALE), options.scale_key, cells.total_usd)
@@ -96,6 +97,7 @@ def render_estimated(
         clusters=clusters,
         window_minutes=snap.window_minutes if snap else 60.0,
         cells=cells,
+        updating=levels.updating,
     )
     if down is not None:
         figure["layout"]["annotations"].append(_stale(down))

@@ -13,15 +13,16 @@ from dash import Dash, Input, Output, Patch, State, html, no_update
 from dash.exceptions import PreventUpdate
 
 from callbacks import sources
-from callbacks.estimated import KEEP, Levels, estimated_key, levels_version, render_estimated
-from callbacks.levels_source import levels_result
+from callbacks.estimated import KEEP, estimated_key, levels_version, render_estimated
+from callbacks.levels_source import Levels, levels_result, warm_default_view
+from dashboard.estimated import updating_note
 from dashboard.heatmap import heatmap_figure
 from dashboard.liqmap import liquidation_map_figure
 from dashboard.outage import Outage, empty_text, outage
 from dashboard.points import Points
 from dashboard.profile import profile_bars, profile_note
 from dashboard.state import ViewState
-from dashboard.summary import as_of, stats
+from dashboard.summary import as_of, estimated_stats, stats
 from dashboard.table import DEFAULT_SORT, sort_clusters, table_caption
 from dashboard.timeline import timeline_figure
 from heatmap_engine.models import Snapshot
@@ -29,6 +30,7 @@ from heatmap_engine.service import HeatmapService
 from layouts import ids
 from layouts.fragments import stat_body, table_rows
 
+NO_LEVELS = Levels(None)  # a view that shows no estimate
 STAT_OUTPUTS = dict(
     zip(("price", "total", "long", "short", "best", "window"), ids.STAT_CARDS, strict=True)
 )
@@ -51,7 +53,7 @@ def view_key(
     sort: dict,
     version: int,
     down: Outage | None,
-    levels: Levels = (None, None),
+    levels: Levels = NO_LEVELS,
 ) -> str:
     """What the visible view depends on; equal keys mean an identical view."""
     filters = f"{state.symbol}|{state.min_strength}|{state.max_distance}|v{version}"
@@ -102,10 +104,12 @@ def _map(service, snap: Snapshot | None, state: ViewState, sort, down, levels, *
         points, label = liqs, f"in the last {state.range}"
     price = snap.current_price if snap else None
     uirevision = f"map:{state.symbol}:{state.range}"
-    result, why = levels
+    result = levels.result
     estimated = profile_bars(result.profile) if result is not None else None
     # without an estimate, the reason; while the feed is down its message says it all
-    note = profile_note(estimated) if estimated is not None else (None if down else why)
+    note = profile_note(estimated) if estimated is not None else (None if down else levels.why)
+    if result is not None and levels.updating:  # the previous profile, while the new one runs
+        note = f"{note}<br>{updating_note(result.at_ms)}" if note else updating_note(result.at_ms)
     figure = liquidation_map_figure(
         points, price, state.symbol, label, uirevision, _chart_text(down), estimated, note
     )
@@ -136,8 +140,14 @@ def as_of_children(snap: Snapshot | None, down: Outage | None) -> list:
     return [as_of(snap), html.Span(" · not live", className="hm-stale", title=down.text)]
 
 
-def _stats(snap: Snapshot | None, state: ViewState, down: Outage | None) -> dict[str, Any]:
-    cards = stats(snap, state.min_strength, state.max_distance)
+def _stats(
+    snap: Snapshot | None, state: ViewState, down: Outage | None, levels: Levels
+) -> dict[str, Any]:
+    """The cards: of the estimate while the estimated view is shown, else of the clusters."""
+    if state.view == "estimated":
+        cards = estimated_stats(snap, levels.result, levels.updating)
+    else:
+        cards = stats(snap, state.min_strength, state.max_distance)
     out: dict[str, Any] = {STAT_OUTPUTS[name]: stat_body(stat) for name, stat in cards.items()}
     out[ids.AS_OF] = as_of_children(snap, down)
     return out
@@ -189,7 +199,7 @@ def _render_view(
 def _levels(service: HeatmapService, state: ViewState) -> Levels:
     """The estimated levels the view needs (once per tick), else (None, None)."""
     if state.view not in ("estimated", "map"):
-        return None, None
+        return NO_LEVELS
     return levels_result(service, state.symbol, state.levels_range, state.preset)
 
 
@@ -202,16 +212,18 @@ def render_views(
     snap = sources.snapshot(service, state.symbol)
     down = outage(sources.feed_facts(service))
     version = snap.version if snap else 0
+    levels = _levels(service, state)
     stats_key = f"{state.symbol}|{state.min_strength}|{state.max_distance}|v{version}"
     stats_key += f"|{down.text}" if down else ""
-    levels = _levels(service, state)
+    if state.view == "estimated":
+        stats_key = f"estimated|{stats_key}|{levels_version(levels)}"
     keys = {"stats": stats_key, state.view: view_key(service, state, sort, version, down, levels)}
     changed = {part for part, key in keys.items() if rendered.get(part) != key}
     if not changed:
         raise PreventUpdate
     values: dict[str, Any] = {}
     if "stats" in changed:
-        values.update(_stats(snap, state, down))
+        values.update(_stats(snap, state, down, levels))
     if state.view in changed:
         values.update(_render_view(service, snap, state, sort, rendered, down, levels))
     values[ids.RENDERED] = {**rendered, **keys, **values.get(ids.RENDERED, {})}
@@ -219,6 +231,8 @@ def render_views(
 
 
 def register(app: Dash, service: HeatmapService) -> None:
+    warm_default_view(service)
+
     @app.callback(
         output=[Output(component, prop) for component, prop in OUTPUTS],
         inputs=[

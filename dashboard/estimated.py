@@ -35,6 +35,11 @@ from heatmap_engine.models import Cluster
 COLOURS = "Viridis"
 CANDLE_LINE = "#e8edf3"
 LEGEND_STEPS = 4  # colour-bar ticks: 0, 25, … 100 % of the fixed maximum
+LEGEND_PAD = 6  # px between the colour legend and the figure's bottom edge
+# px under the plot at least: Plotly widens it to hold the time axis' labels (automargin) and,
+# above the figure's bottom edge, the colour legend with its title (a colour bar in container
+# coordinates pushes the margin), so the two never meet, whatever the chart's height
+BOTTOM_MARGIN = 40
 NOTE_WIDTH = 56  # characters per line of a note on the chart (a phone is narrow)
 ESTIMATE_NOTE = "Estimate from candles and open interest, not observed"
 SCALE_NOTE = (
@@ -101,15 +106,19 @@ def short_usd(value: float) -> str:
 
 
 def colour_bar(scale: ColourScale) -> dict[str, Any]:
-    """The fixed USD legend under the chart, saying that it is fixed."""
+    """The fixed USD legend under the chart, saying that it is fixed. It stands on the
+    figure's bottom edge (``yref`` container, in pixels), under the time axis' labels: placed
+    at a share of the plot's height below it (Plotly's paper reference), its title met the
+    axis' date line on a phone's shorter chart."""
     ticks = [LEVELS * i // LEGEND_STEPS for i in range(LEGEND_STEPS + 1)]
     text = [short_usd(scale.zmax * t / LEVELS) for t in ticks]
     text[-1] = f"≥ {text[-1]}"
     return {
-        "orientation": "h", "x": 0.0, "xanchor": "left", "y": -0.07, "yanchor": "top",
+        "orientation": "h", "x": 0.0, "xanchor": "left", "y": 0.0, "yref": "container",
+        "yanchor": "bottom", "ypad": LEGEND_PAD,
         "len": 1.0, "lenmode": "fraction", "thickness": 8, "outlinewidth": 0,
         "tickvals": ticks, "ticktext": text, "tickfont": {"color": theme.MUTED, "size": 10},
-        "title": {"text": SCALE_NOTE, "side": "top", "font": {"color": theme.MUTED, "size": 10}},
+        "title": {"text": SCALE_NOTE, "side": "bottom", "font": {"color": theme.MUTED, "size": 10}},
     }  # fmt: skip
 
 
@@ -167,7 +176,7 @@ def _layout(options: EstimatedOptions, cells: Cells | None = None) -> dict[str, 
     """The x axis ends half a column after the last cell (autorange would pad the dots'
     markers into the future); clipping the autorange keeps a user's zoom over refreshes."""
     layout = theme.base_layout(options.uirevision)
-    layout["margin"] = {"l": 8, "r": 8, "t": 24, "b": 76}
+    layout["margin"] = {"l": 8, "r": 8, "t": 24, "b": BOTTOM_MARGIN}
     layout["xaxis"].update(type="date", rangeslider={"visible": False}, automargin=True)
     if cells is not None:
         first, last = int(cells.time_ms[0]), int(cells.time_ms[-1])
@@ -199,8 +208,11 @@ def estimated_figure(
     clusters: Sequence[Cluster] = (),
     window_minutes: float = 60.0,
     cells: Cells | None = None,
+    updating: bool = False,
 ) -> dict[str, Any]:
-    """The estimated heatmap of ``result`` on ``scale`` (see the module docstring)."""
+    """The estimated heatmap of ``result`` on ``scale`` (see the module docstring);
+    ``updating``: the result is the previous one, shown while the new one is computed (the
+    corner note says which bar it ends at)."""
     cells = cells or screen_cells(result.grid)
     price = result.profile.price if price is None else price
     decimals = theme.price_decimals(price)
@@ -216,6 +228,8 @@ def estimated_figure(
     words = f"{ESTIMATE_NOTE}<br>preset {options.preset}"
     if options.threshold_pct > 0:
         words += f" · cells under {options.threshold_pct:g} % of the scale hidden"
+    if updating:
+        words += f"<br><span style='color:{theme.MUTED}'>{updating_note(result.at_ms)}</span>"
     annotations = [tag, _corner(words)]
     notes = list(result.quality.notes)
     if notes:
@@ -223,6 +237,11 @@ def estimated_figure(
         annotations.append(_corner("<br>".join(lines), y=0.01, anchor="bottom", size=10))
     layout.update(shapes=shapes, annotations=annotations)
     return {"data": data, "layout": layout}
+
+
+def updating_note(at_ms: int) -> str:
+    """What the corner says while the previous result stands in for the new one."""
+    return f"updating · shown up to {theme.fmt_clock(at_ms)}"
 
 
 def estimated_message(options: EstimatedOptions, text: str) -> dict[str, Any]:

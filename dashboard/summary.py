@@ -1,4 +1,5 @@
-"""The statistics cards and the feed badge, as text (pure: snapshot or feed facts in)."""
+"""The statistics cards and the feed badge, as text (pure: snapshot, levels result or feed facts
+in)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass
 
 from dashboard import theme
 from heatmap_engine.best import choose_best
+from heatmap_engine.levels.results import LevelsResult
+from heatmap_engine.levels.standing import LARGE_SHARE, REACH_PCT, Level, standing
 from heatmap_engine.models import Snapshot
 
 # The feed's states (heatmap_engine.feed_stats) as a user reads them.
@@ -39,14 +42,8 @@ def stats(snapshot: Snapshot | None, min_strength: float, max_distance: float) -
     shown = snapshot.filtered(min_strength, max_distance)
     longs = [c for c in shown if c.side == "long"]
     shorts = [c for c in shown if c.side == "short"]
-    price = snapshot.current_price
-    price_sub = (
-        "no mark price yet"
-        if price is None
-        else f"mark · {theme.fmt_clock(snapshot.price_time_ms)}"
-    )
     return {
-        "price": Stat(theme.fmt_price(price), price_sub),
+        "price": _price(snapshot),
         "total": Stat(str(len(shown)), f"of {len(snapshot.clusters)} in the window"),
         "long": Stat(str(len(longs)), _notional(longs), "long" if longs else ""),
         "short": Stat(str(len(shorts)), _notional(shorts), "short" if shorts else ""),
@@ -57,6 +54,63 @@ def stats(snapshot: Snapshot | None, min_strength: float, max_distance: float) -
             f"{snapshot.window_minutes:g} min",
         ),
     }
+
+
+def _price(snapshot: Snapshot) -> Stat:
+    price = snapshot.current_price
+    if price is None:
+        return Stat("—", "no mark price yet")
+    return Stat(theme.fmt_price(price), f"mark · {theme.fmt_clock(snapshot.price_time_ms)}")
+
+
+def estimated_stats(
+    snapshot: Snapshot | None, result: LevelsResult | None, updating: bool = False
+) -> dict[str, Stat]:
+    """The cards while the estimated view is shown: the price, then the estimate's standing
+    book (``heatmap_engine.levels.standing``) split at the mark price (the profile's own
+    before there is one): the notional standing, the nearest large long level below and short
+    level above, what stands at unknown levels, and which bar the estimate ends at."""
+    price = _price(snapshot) if snapshot is not None else Stat("—", "waiting for the first refresh")
+    if result is None:
+        none = Stat("—", "no estimate")
+        return {"price": price, **dict.fromkeys(("total", "long", "short", "best", "window"), none)}
+    mark = snapshot.current_price if snapshot is not None else None
+    s = standing(result.profile, mark)
+    a = result.assumptions
+    return {
+        "price": price,
+        "total": Stat(
+            theme.fmt_usd(s.long_usd + s.short_usd),
+            f"long {theme.fmt_usd(s.long_usd)} · short {theme.fmt_usd(s.short_usd)}",
+            hint="Estimated notional the model placed at known levels: longs below "
+            "the price, shorts above it.",
+        ),
+        "long": _level(s.nearest_long, "long", "below"),
+        "short": _level(s.nearest_short, "short", "above"),
+        "best": Stat(
+            theme.fmt_usd(s.unknown_usd),
+            f"{s.unknown_share:.0%} of the open interest",
+            hint="Positions opened before the data the model has seen: their "
+            "liquidation prices are unknown.",
+        ),
+        "window": Stat(
+            f"{result.range_name} · {a.preset}",
+            f"to {theme.fmt_clock(result.at_ms)}" + (" · updating" if updating else ""),
+            "warn" if updating else "",
+        ),
+    }
+
+
+def _level(level: Level | None, side: str, where: str) -> Stat:
+    if level is None:
+        return Stat("—", f"none within {REACH_PCT:g} %")
+    return Stat(
+        theme.fmt_price(level.price),
+        f"{theme.fmt_usd(level.usd)} · {level.distance_pct:.2f} % {where}",
+        side,
+        f"The nearest {side} level {where} the price holding at least {LARGE_SHARE:.0%} of the "
+        f"largest {side} level within {REACH_PCT:g} % of it (estimated).",
+    )
 
 
 def _notional(clusters) -> str:

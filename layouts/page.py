@@ -25,6 +25,15 @@ STAT_TITLES = {
     ids.STAT_BEST: "Best cluster",
     ids.STAT_WINDOW: "In the window",
 }
+# the same cards while the estimated view is shown (dashboard.summary.estimated_stats)
+ESTIMATED_STAT_TITLES = {
+    ids.STAT_PRICE: "Current price",
+    ids.STAT_TOTAL: "Standing (est.)",
+    ids.STAT_LONG: "Long level below (est.)",
+    ids.STAT_SHORT: "Short level above (est.)",
+    ids.STAT_BEST: "At unknown levels (est.)",
+    ids.STAT_WINDOW: "Estimate",
+}
 PIN_HINT = "Click a band to pin its details here."
 GRAPH_CONFIG = {
     "displaylogo": False,
@@ -82,7 +91,13 @@ def _stats() -> html.Section:
     cards = [
         html.Div(
             [
-                html.Div(title, className="hm-stat-title"),
+                html.Div(
+                    [
+                        html.Span(title, className="hm-title-realized"),
+                        html.Span(ESTIMATED_STAT_TITLES[card_id], className="hm-title-estimated"),
+                    ],
+                    className="hm-stat-title",
+                ),
                 html.Div(stat_body(waiting), id=card_id, className="hm-stat-body"),
             ],
             className="hm-stat",

@@ -41,6 +41,10 @@ class LiveLevelsSettings:
     levels_oi_poll_seconds: float = 300.0  # each symbol polled every this often (0 = never)
     levels_oi_max_per_minute: int = 120  # the poller's requests (= weight) a minute, at most
     levels_live_tick_seconds: float = 5.0  # how often the live books take the closed candles
+    # the refresher (heatmap_engine.levels.refresher): results of the views read recently
+    levels_refresh_views: int = 8  # views kept fresh, at most (0 = no refresher)
+    levels_refresh_minutes: float = 10.0  # a view read within this is kept fresh
+    levels_refresh_stale_seconds: float = 15.0  # a previous result is shown this long at most
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any):
@@ -61,6 +65,9 @@ _PARSERS = {
     "levels_oi_poll_seconds": _float(0.0, 86_400.0),
     "levels_oi_max_per_minute": _int(1, 1200),
     "levels_live_tick_seconds": _float(0.05, 600.0),
+    "levels_refresh_views": _int(0, 256),
+    "levels_refresh_minutes": _float(0.1, 1440.0),
+    "levels_refresh_stale_seconds": _float(0.0, 3600.0),
 }
 
 

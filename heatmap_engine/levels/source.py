@@ -7,13 +7,19 @@ so a run never has more than about 3,000 bars) and its open-interest readings (t
 open-interest poller stores while the service runs, ``heatmap_engine.levels.oi_poll``).
 
 Results are cached by (symbol, range, preset, at, data version), the data version being the
-newest stored candle and readings of the symbol: repeated calls between new bars cost three
-indexed ``MAX`` reads. ``at`` None is the range ending at the newest closed bar.
+newest stored candle and readings of the symbol and what its live book was fed: repeated calls
+between new bars cost three indexed ``MAX`` reads, and a new live-book version over the same
+stored data only swaps the profile in (no run). ``at`` None is the range ending at the newest
+closed bar. While the service runs, its refresher (``heatmap_engine.levels.refresher``) keeps
+the views read recently fresh in the background, and ``current`` lets the dashboard show a
+view's previous result while the new one is computed.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
 
@@ -47,6 +53,8 @@ LIVE_NOTE = (
     "since the service started), not the run's"
 )
 CACHE_BYTES = 64 * 2**20  # results kept, at most (a 30-day result is about 5 MB of arrays)
+View = tuple[str, str, str]  # symbol, range, preset
+VIEWS_KEPT = 1024  # views (symbol, range, preset) whose newest result ending now is known
 StoreGetter = Callable[[], Any]  # -> the SqliteStore, or None when history is off
 
 
@@ -66,9 +74,14 @@ class LevelsSource:
             self.table: BracketTable = load_brackets(self.settings.levels_brackets_file or None)
         except BracketFileError as exc:
             raise ConfigError(f"HEATMAP_LEVELS_BRACKETS_FILE: {exc}") from None
-        self._cache = SizedLru(cache_bytes, result_bytes)
+        # run key (view, at, stored-data version) -> (run, live version, result shown)
+        self._cache = SizedLru(cache_bytes, _entry_bytes)
+        self._newest = SizedLru(VIEWS_KEPT)  # view -> run key of its newest result ending now
+        self._running: dict[tuple, Future] = {}  # run key -> the run under way (one per key)
+        self._lock = threading.Lock()
         self.runs = 0  # runs of the model (cache misses)
         self.live = None  # the LevelsTracker of a running service (heatmap_engine.levels.runtime)
+        self.refresher = None  # the LevelsRefresher of a running service (levels.refresher)
 
     # -- the seam ---------------------------------------------------------------------------
     def result(
@@ -76,22 +89,93 @@ class LevelsSource:
     ) -> LevelsResult:
         """The model's result for ``[at − range, at]`` (``at`` None: up to the newest closed
         bar). ``LevelsInputError`` (one line) on an unknown range or preset, history off, or
-        too little stored data."""
+        too little stored data. A read of the range ending now tells the refresher (when
+        there is one) that the view is read."""
+        view = self.view(symbol, range_name, preset)
+        if at_ms is None and self.refresher is not None:
+            self.refresher.read(view)
+        return self._result(view, at_ms, self.data_version(symbol))
+
+    def current(self, symbol: str, range_name: str, preset: str) -> tuple[LevelsResult, bool]:
+        """``(result, fresh)`` of the range ending now, for a reader that can show the previous
+        result at once while the new one is computed (the dashboard): when the data changed
+        since the view's newest result and the running service's refresher may serve it stale
+        (``LevelsRefresher.may_serve_stale``), that result with ``fresh`` False, and the view
+        is queued for the refresher. Otherwise (no refresher running: an unstarted service,
+        the CLI) exactly ``result``, fresh."""
+        view = self.view(symbol, range_name, preset)
+        version = self.data_version(symbol)
+        refresher = self.refresher
+        if refresher is None:
+            return self._result(view, None, version), True
+        refresher.read(view)
+        if self._cache.get(_run_key(view, None, version)) is None:
+            newest = self._newest.get(view)
+            previous = self._cache.get(newest) if newest is not None else None
+            if previous is not None and refresher.may_serve_stale(view):
+                refresher.request(view)
+                return previous[2], False
+        result = self._result(view, None, version)
+        refresher.served_fresh(view)
+        return result, True
+
+    def refresh(self, view: View) -> bool:
+        """The refresher's step for one view: its result ending now, computed when the data
+        changed since the newest one. True when that took a run of the model."""
+        version = self.data_version(view[0])
+        ran = self._cache.get(_run_key(view, None, version)) is None
+        self._result(view, None, version)
+        return ran
+
+    def view(self, symbol: str, range_name: str, preset: str) -> View:
+        """``(symbol, range, preset)`` checked (``LevelsInputError`` on a bad one)."""
         settings = self.preset_settings(preset)
         check_range(range_name)
-        store = self._require_store()
-        key = (symbol, range_name, settings.levels_preset, at_ms, self.data_version(symbol))
-        hit = self._cache.get(key)
-        if hit is not None:
-            return hit
-        result = self._run(store, symbol, range_name, settings, at_ms)
-        if at_ms is None:
-            result = self._with_live_profile(result)
-        self._cache.put(key, result)  # least recently used results leave beyond cache_bytes
-        return result
+        self._require_store()
+        return symbol, range_name, settings.levels_preset
 
     def clear_cache(self) -> None:
         self._cache.clear()
+        self._newest.clear()
+
+    def _result(self, view: View, at_ms: int | None, version: tuple) -> LevelsResult:
+        """From the cache, else a run (one at a time per key: a reader asking for the key being
+        run waits for that run). A new live-book version with the same stored data only swaps
+        the profile (``_with_live_profile``): the run does not read the live book."""
+        key = _run_key(view, at_ms, version)
+        live_version = version[-1] if at_ms is None else None
+        entry = self._cache.get(key)
+        if entry is not None and entry[1] == live_version:
+            return entry[2]
+        run = entry[0] if entry is not None else self._run_once(key, view, at_ms)
+        result = run if at_ms is not None else self._with_live_profile(run)
+        self._cache.put(key, (run, live_version, result))  # least recently used leave first
+        if at_ms is None:
+            self._newest.put(view, key)
+        return result
+
+    def _run_once(self, key: tuple, view: View, at_ms: int | None) -> LevelsResult:
+        with self._lock:
+            running = self._running.get(key)
+            if running is None:
+                running = self._running[key] = Future()
+                owner = True
+            else:
+                owner = False
+        if not owner:
+            return running.result()
+        try:
+            symbol, range_name, preset = view
+            run = self._run(self._require_store(), symbol, range_name,
+                            self.preset_settings(preset), at_ms)  # fmt: skip
+            running.set_result(run)
+            return run
+        except BaseException as exc:
+            running.set_exception(exc)
+            raise
+        finally:
+            with self._lock:
+                del self._running[key]
 
     # -- helpers readers may use ------------------------------------------------------------
     def preset_settings(self, preset: str) -> LevelsSettings:
@@ -161,6 +245,18 @@ class LevelsSource:
             range_name=range_name,
             table=self.table,
         )
+
+
+def _run_key(view: View, at_ms: int | None, version: tuple) -> tuple:
+    """A run depends on the stored data (the data version less the live book's)."""
+    return (*view, at_ms, version[:-1])
+
+
+def _entry_bytes(entry: tuple[LevelsResult, Any, LevelsResult]) -> int:
+    run, _, shown = entry
+    extra = 0 if shown is run else sum(v.nbytes for v in vars(shown.profile).values()
+                                       if hasattr(v, "nbytes"))  # fmt: skip
+    return result_bytes(run) + extra
 
 
 def result_bytes(result: LevelsResult) -> int:

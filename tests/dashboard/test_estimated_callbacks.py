@@ -5,13 +5,17 @@ colour scale over new data, the reason when there is no result, and the map's pr
 from __future__ import annotations
 
 import math
+import threading
 
 import pytest
 from dash import Patch, no_update
 from dash.exceptions import PreventUpdate
+from helpers import wait_until
 
 from callbacks.views import OUTPUTS, render_views
+from dashboard import theme
 from dashboard.state import ViewState
+from heatmap_engine.levels.refresher import LevelsRefresher
 from heatmap_engine.models import Candle, OpenInterest
 from layouts import ids
 
@@ -125,3 +129,115 @@ def test_the_map_shows_the_estimated_profile_by_tier(service):
     realized = [t for t in figure["data"] if t.get("yaxis") == "y3"]
     stored = service.history.store.window("BTCUSDT", NOW_MS - 3_600_000, NOW_MS)
     assert sum(sum(t["y"]) for t in realized) == pytest.approx(sum(x.notional_usd for x in stored))
+
+
+@pytest.fixture
+def refreshing(service):
+    """The service's levels with a refresher looping on its own thread, attached as a running
+    service attaches it; its loop passes only when a reader asks (the tick is a day)."""
+    stop = threading.Event()
+    refresher = LevelsRefresher(service.levels, stop, tick_seconds=86_400.0)
+    service.levels.refresher = refresher
+    thread = threading.Thread(target=refresher.run, name="heatmap-levels-refresh", daemon=True)
+    thread.start()
+    wait_until(lambda: refresher.passes >= 1, timeout=10)  # its first pass is done
+    yield refresher
+    stop.set()
+    thread.join(10)
+
+
+def _corner_notes(values) -> str:
+    return _corner_notes_of(values, ids.ESTIMATED_GRAPH)
+
+
+def _corner_notes_of(values, graph: str) -> str:
+    figure = output(values, graph)
+    layout = figure["layout"] if isinstance(figure, dict) else None
+    if layout is None:  # a Patch of the same chart
+        ops = figure.to_plotly_json()["operations"]
+        annotations = next(op for op in ops if op["location"] == ["layout", "annotations"])
+        return " ".join(a["text"] for a in annotations["params"]["value"])
+    return " ".join(a["text"] for a in layout["annotations"])
+
+
+def test_a_new_bar_shows_the_previous_result_marked_updating_until_the_new_one_is_there(
+    service, refreshing
+):
+    first = estimated(service)
+    assert "updating" not in _corner_notes(first)
+    t = DAY_START + 1440 * MINUTE_MS  # the bar after the stored day
+    bar = Candle("binance", "BTCUSDT", "1m", t, t + MINUTE_MS - 1, BTC_PRICE, BTC_PRICE * 1.001,
+                 BTC_PRICE * 0.999, BTC_PRICE, 10.0, 10.0 * BTC_PRICE, 5.0, 100)  # fmt: skip
+    service.history.store.write_batch([], candles=[bar])
+    stale = estimated(service, output(first, ids.RENDERED))
+    assert "updating · shown up to" in _corner_notes(stale)
+    key = output(stale, ids.RENDERED)["estimated"]
+    shown_at = output(first, ids.RENDERED)["estimated"].split("|")[6]
+    assert "|updating|" in key and key.split("|")[6] == shown_at  # the previous result
+    wait_until(lambda: refreshing.runs >= 1, timeout=60)
+    fresh = estimated(service, output(stale, ids.RENDERED))
+    assert "updating" not in _corner_notes(fresh)
+    key = output(fresh, ids.RENDERED)["estimated"]
+    assert "updating" not in key and key.split("|")[6] == str(t + MINUTE_MS)
+
+
+def test_the_pages_first_view_counts_as_read_so_a_started_refresher_computes_it(service):
+    from api.settings import ApiSettings
+    from app import create_app
+
+    create_app(service.settings, service, start_engine=False, api_settings=ApiSettings.from_env({}))
+    refresher = service.levels.refresher  # the service's own (attached, not started)
+    default = ViewState("BTCUSDT")  # BTCUSDT is tracked: the page opens on it
+    assert refresher.due() == [("BTCUSDT", default.levels_range, default.preset)]
+    runs = service.levels.runs
+    assert refresher.refresh_due() == 1 and service.levels.runs == runs + 1
+    service.levels.result("BTCUSDT", default.levels_range, default.preset)
+    assert service.levels.runs == runs + 1  # the first visitor finds it computed
+
+
+def _card(values, card: str) -> tuple[str, str]:
+    value, sub = output(values, card)
+    return value.children, sub.children
+
+
+def test_the_cards_describe_the_estimate_while_its_view_is_shown(service):
+    values = estimated(service)
+    result = service.levels.result("BTCUSDT", "24h", "all")
+    price = service.snapshot("BTCUSDT").current_price
+    profile = result.profile
+    rows = [(math.sqrt(lo * hi), lu, su) for lo, hi, lu, su in zip(
+        profile.price_low.tolist(), profile.price_high.tolist(), profile.long_usd.tolist(),
+        profile.short_usd.tolist(), strict=True)]  # fmt: skip
+    longs = [(m, u) for m, u, _ in rows if m <= price]
+    shorts = [(m, u) for m, _, u in rows if m > price]
+    standing = sum(u for _, u in longs) + sum(u for _, u in shorts)
+    assert _card(values, ids.STAT_TOTAL)[0] == theme.fmt_usd(standing)
+
+    def nearest(levels, closest):  # the closest of those holding half the largest within 10 %
+        near = [(m, u) for m, u in levels if abs(m / price - 1) <= 0.10]
+        largest = max(u for _, u in near)
+        return closest((m, u) for m, u in near if u >= 0.5 * largest)
+
+    below = nearest(longs, lambda xs: max(xs))  # the highest large long level below
+    above = nearest(shorts, lambda xs: min(xs))  # the lowest large short level above
+    assert below[0] < price < above[0]
+    assert _card(values, ids.STAT_LONG)[0] == theme.fmt_price(below[0])
+    assert _card(values, ids.STAT_LONG)[1].startswith(theme.fmt_usd(below[1]))
+    assert _card(values, ids.STAT_SHORT)[0] == theme.fmt_price(above[0])
+    assert _card(values, ids.STAT_WINDOW) == ("24h · all", f"to {theme.fmt_clock(result.at_ms)}")
+    # another view: the cards are the clusters' again
+    other = estimated(service, output(values, ids.RENDERED), view="heatmap")
+    shown = service.snapshot("BTCUSDT").filtered(0.0, 10.0)
+    assert _card(other, ids.STAT_TOTAL)[0] == str(len(shown))
+
+
+def test_the_map_says_when_its_estimated_profile_is_the_previous_one(service, refreshing):
+    first = estimated(service, view="map")
+    notes = " ".join(a["text"] for a in output(first, ids.MAP_GRAPH)["layout"]["annotations"])
+    assert "updating" not in notes
+    t = DAY_START + 1440 * MINUTE_MS
+    bar = Candle("binance", "BTCUSDT", "1m", t, t + MINUTE_MS - 1, BTC_PRICE, BTC_PRICE * 1.001,
+                 BTC_PRICE * 0.999, BTC_PRICE, 10.0, 10.0 * BTC_PRICE, 5.0, 100)  # fmt: skip
+    service.history.store.write_batch([], candles=[bar])
+    stale = estimated(service, output(first, ids.RENDERED), view="map")
+    assert "updating · shown up to" in _corner_notes_of(stale, ids.MAP_GRAPH)

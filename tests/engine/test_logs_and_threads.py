@@ -111,10 +111,12 @@ def test_threads_are_listed_and_a_dead_feed_supervisor_is_a_problem(tmp_path):
     try:
         wait_until(lambda: not service.threads()["heatmap-feed-market"])
         threads = service.threads()
-        named = ("heatmap-engine", "heatmap-rest", "heatmap-history", "heatmap-backfill")
+        named = ("heatmap-engine", "heatmap-rest", "heatmap-history", "heatmap-backfill",
+                 "heatmap-levels-refresh")  # fmt: skip
         assert {name: threads[name] for name in named} == dict.fromkeys(named, True)
         assert service.problems() == ["thread heatmap-feed-market has stopped"]
         assert service.status()["threads"]["heatmap-feed-market"] is False
     finally:
         service.stop(5.0)
     assert service.problems() == []  # a stopped service has no problems to report
+    assert service.threads()["heatmap-levels-refresh"] is False  # ended with the service

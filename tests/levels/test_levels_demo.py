@@ -47,7 +47,10 @@ def _levels(client) -> dict | None:
     if response.status_code != 200:
         return None
     body = response.get_json()
-    return body if body["data_quality"]["candle_coverage"] > 0.99 else None
+    quality = body["data_quality"]
+    # the backfill stores a day of candles, then of open interest: both must cover the range
+    covered = quality["candle_coverage"] > 0.99 and quality["open_interest_coverage"] > 0.99
+    return body if covered else None
 
 
 def test_the_demo_day_has_standing_levels_in_every_column(demo):

@@ -164,3 +164,39 @@ def test_on_a_phone_the_toolbar_covers_neither_legend_nor_colour_scale(
     assert scale["x"] >= box["x"] - 1 and scale["x"] + scale["width"] <= box["x"] + box["width"] + 1
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
     screenshot(page, "phone-estimated")
+
+
+LEGEND_BOXES_JS = f"""() => {{
+    const root = document.querySelector('#{ids.ESTIMATED_GRAPH}');
+    const box = e => {{ const b = e.getBoundingClientRect();
+                        return {{top: b.top, bottom: b.bottom, left: b.left, right: b.right}}; }};
+    const all = selector => [...root.querySelectorAll(selector)].map(box)
+        .filter(b => b.bottom > b.top);
+    return {{axis: all('.xaxislayer-above .xtick text'), bar: all('.colorbar .cbfills'),
+             ticks: all('.colorbar .cbaxis text'), title: all('.colorbar .cbtitle')}};
+}}"""
+
+
+@pytest.mark.parametrize(
+    "viewport", [PHONE, {"width": 1440, "height": 900}], ids=["phone", "laptop"]
+)
+def test_the_colour_legend_stands_clear_below_the_time_axis_labels(page, app_under_test, viewport):
+    """The time axis' labels (times, and the date on a second line) end above the colour
+    legend, with a visible gap; the legend's title, its bar and its tick labels do not overlap."""
+    page.set_viewport_size(viewport)
+    page.goto(app_under_test.base + "/?symbol=BTCUSDT")
+    wait_for_estimate(page, "estimated:BTCUSDT|24h|all")
+    page.wait_for_timeout(300)  # the chart settles at its box's size
+    boxes = page.evaluate(LEGEND_BOXES_JS)
+    assert all(boxes[part] for part in ("axis", "bar", "ticks", "title")), boxes
+    date_line = max(b["bottom"] for b in boxes["axis"])
+    legend = [*boxes["bar"], *boxes["ticks"], *boxes["title"]]
+    gap = min(b["top"] for b in legend) - date_line
+    assert gap >= 6, f"the colour legend is {gap:.1f} px below the time axis' date line"
+
+    def apart(a, b) -> bool:
+        return (a["bottom"] <= b["top"] or b["bottom"] <= a["top"]
+                or a["right"] <= b["left"] or b["right"] <= a["left"])  # fmt: skip
+
+    (title,) = boxes["title"]
+    assert all(apart(title, b) for b in [*boxes["bar"], *boxes["ticks"]]), boxes
