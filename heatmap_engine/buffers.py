@@ -79,7 +79,7 @@ class DedupeWindow:
         self.horizon_ms = horizon_ms
         self._slices: dict[int, dict[int, Liquidation | list[Liquidation]]] = {}
         self._newest = 0
-        self._first_kept = 0  # the oldest slice that may still hold an order inside the horizon
+        self._forget_at = 0  # the newest time from which the oldest slice kept can go
 
     def __len__(self) -> int:
         return sum(
@@ -99,29 +99,34 @@ class DedupeWindow:
         slice_ = when >> _SLICE_BITS
         at = self._slices.get(slice_)
         if at is None:
-            self._slices[slice_] = {when: liq}
-        else:
-            held = at.get(when)
-            if held is None:
-                at[when] = liq
-            elif type(held) is list:
-                key = liq.dedupe_key
-                if any(other.dedupe_key == key for other in held):
-                    return False
-                held.append(liq)
-            elif held.dedupe_key == liq.dedupe_key:
-                return False
-            else:
-                at[when] = [held, liq]
-        if when > self._newest:
+            at = self._slices[slice_] = {}
+        if when > self._newest:  # newer than every order seen, so a repeat of none (the usual)
+            at[when] = liq
             self._newest = when
-            first_kept = (when - self.horizon_ms) >> _SLICE_BITS
-            if first_kept > self._first_kept:  # a slice left the horizon: forget it
-                self._first_kept = first_kept
-                slices = self._slices
-                for old in [s for s in slices if s < first_kept]:
-                    del slices[old]
+            if when >= self._forget_at:
+                self._forget_before(when - self.horizon_ms)
+            return True
+        held = at.get(when)
+        if held is None:
+            at[when] = liq
+        elif type(held) is list:
+            key = liq.dedupe_key
+            if any(other.dedupe_key == key for other in held):
+                return False
+            held.append(liq)
+        elif held.dedupe_key == liq.dedupe_key:
+            return False
+        else:
+            at[when] = [held, liq]
         return True
+
+    def _forget_before(self, cutoff_ms: int) -> None:
+        """Drop the slices wholly older than ``cutoff_ms``; note when the next one goes."""
+        first_kept = cutoff_ms >> _SLICE_BITS
+        slices = self._slices
+        for old in [s for s in slices if s < first_kept]:
+            del slices[old]
+        self._forget_at = ((first_kept + 1) << _SLICE_BITS) + self.horizon_ms
 
 
 _SLICE_BITS = DedupeWindow.SLICE_BITS
