@@ -163,6 +163,9 @@ def _bounds(received_at_ms: int, window: TimeWindow) -> tuple[int, int]:
 # shape fails at once (a mark-price array at its "[", a kline at its "e") and goes to orjson and
 # the checked paths, as does any frame whose values these types refuse.
 _Positive = Annotated[float, msgspec.Meta(gt=0.0, le=sys.float_info.max)]
+# the order statuses (read as one shared string each; any other: the checked path)
+_Status = Literal["FILLED", "PARTIALLY_FILLED", "EXPIRED", "NEW", "CANCELED", "REJECTED",
+                  "EXPIRED_IN_MATCH"]  # fmt: skip
 
 
 class _WireOrder(msgspec.Struct, gc=False):
@@ -171,7 +174,7 @@ class _WireOrder(msgspec.Struct, gc=False):
     ap: _Positive
     z: _Positive
     T: Annotated[int, msgspec.Meta(ge=EARLIEST_MS, le=LATEST_MS)]
-    X: str = "FILLED"
+    X: _Status = "FILLED"
     st: Literal[1, None] = None  # 2 (COIN-M) and anything odd: the checked path
 
 
@@ -187,7 +190,8 @@ class _WireFrame(msgspec.Struct, gc=False):
 
 
 _decode_usual = msgspec.json.Decoder(_WireFrame, strict=False).decode
-_NOT_USUAL = (ValueError, TypeError, RecursionError)  # msgspec's errors are ValueErrors
+# msgspec's errors are ValueErrors; a KeyError is a symbol not (yet) known valid
+_NOT_USUAL = (ValueError, TypeError, RecursionError, KeyError)
 
 
 def parse_force_order(
@@ -416,14 +420,15 @@ def parse(
     whole frame (``not_json``), while the typed read skips that field and reads the order."""
     try:
         order = _decode_usual(raw).data.o
+        symbol = _USDM_SYMBOLS[order.s]
     except _NOT_USUAL:
         return parse_decoded(raw, received_at_ms, window)
-    symbol, when = _USDM_SYMBOLS.get(order.s), order.T
+    when = order.T
     if window is DEFAULT_WINDOW and received_at_ms > 0:
         lo, hi = received_at_ms - _DEFAULT_AGE_MS, received_at_ms + _DEFAULT_AHEAD_MS
     else:
         lo, hi = _bounds(received_at_ms, window)
-    if symbol is None or not lo <= when <= hi:
+    if not lo <= when <= hi:
         return parse_decoded(raw, received_at_ms, window)
     price, quantity = order.ap, order.z
     liq = _new(_LiquidationSlots)
