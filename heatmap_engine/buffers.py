@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from array import array
-from collections import deque
 
 import numpy as np
 
@@ -56,38 +55,78 @@ class EventBuffer:
 
 
 class DedupeWindow:
-    """Remembers order keys for ``horizon_ms`` of event time, so a repeat is recognised.
+    """Remembers liquidations for ``horizon_ms`` of event time, so a repeat is recognised: the
+    same order, by ``Liquidation.dedupe_key``.
 
     Repeats come from overlapping connections (rollover, double subscriptions) and arrive within
     seconds. The horizon follows the newest event time seen, so it must be wider than how far
     ahead of receipt the parsers let a time be (``HEATMAP_EVENT_TIME_MAX_AHEAD_SECONDS``): the
     engine uses two minutes plus that allowance (7 minutes by default), still a small memory.
+
+    A repeat has its first copy's event time (the time is part of the key), so orders are found
+    by their time, an integer, cheap to hash: per slice of event time (``SLICE_MS``) a dict from
+    time to the order seen at it (a list of them when several share a millisecond), and keys
+    are compared only between orders of one millisecond. Forgetting drops whole slices once
+    all of a slice is older than the horizon: an order is kept at least ``horizon_ms`` past the
+    newest time seen, and at most one slice longer.
     """
 
     DEFAULT_HORIZON_MS = 120_000
+    SLICE_BITS = 12
+    SLICE_MS = 1 << SLICE_BITS  # 4.1 s of event time a slice
 
     def __init__(self, horizon_ms: int = DEFAULT_HORIZON_MS):
         self.horizon_ms = horizon_ms
-        self._seen: set[tuple] = set()
-        self._order: deque[tuple[int, tuple]] = deque()
+        self._slices: dict[int, dict[int, Liquidation | list[Liquidation]]] = {}
         self._newest = 0
+        self._forget_at = 0  # the newest time from which the oldest slice kept can go
 
     def __len__(self) -> int:
-        return len(self._seen)
+        return sum(
+            len(held) if type(held) is list else 1
+            for at in self._slices.values()
+            for held in at.values()
+        )
 
-    def is_new(self, key: tuple, event_time_ms: int) -> bool:
-        seen = self._seen
-        if key in seen:
+    @property
+    def newest_ms(self) -> int | None:
+        """The newest event time of the orders seen (None before the first)."""
+        return self._newest or None
+
+    def is_new(self, liq: Liquidation) -> bool:
+        """True the first time this order is seen (then it is remembered), False for a repeat."""
+        when = liq.event_time_ms
+        slice_ = when >> _SLICE_BITS
+        at = self._slices.get(slice_)
+        if at is None:
+            at = self._slices[slice_] = {}
+        if when > self._newest:  # newer than every order seen, so a repeat of none (the usual)
+            at[when] = liq
+            self._newest = when
+            if when >= self._forget_at:
+                self._forget_before(when - self.horizon_ms)
+            return True
+        held = at.get(when)
+        if held is None:
+            at[when] = liq
+        elif type(held) is list:
+            key = liq.dedupe_key
+            if any(other.dedupe_key == key for other in held):
+                return False
+            held.append(liq)
+        elif held.dedupe_key == liq.dedupe_key:
             return False
-        seen.add(key)
-        order = self._order
-        order.append((event_time_ms, key))
-        newest = self._newest
-        if event_time_ms > newest:
-            self._newest = newest = event_time_ms
-        elif event_time_ms >= newest - self.horizon_ms:
-            return True  # the cutoff has not moved, and everything held is inside it
-        cutoff = newest - self.horizon_ms
-        while order and order[0][0] < cutoff:
-            seen.discard(order.popleft()[1])
+        else:
+            at[when] = [held, liq]
         return True
+
+    def _forget_before(self, cutoff_ms: int) -> None:
+        """Drop the slices wholly older than ``cutoff_ms``; note when the next one goes."""
+        first_kept = cutoff_ms >> _SLICE_BITS
+        slices = self._slices
+        for old in [s for s in slices if s < first_kept]:
+            del slices[old]
+        self._forget_at = ((first_kept + 1) << _SLICE_BITS) + self.horizon_ms
+
+
+_SLICE_BITS = DedupeWindow.SLICE_BITS

@@ -75,7 +75,7 @@ class Engine:
         if type(events) is MarkPriceColumns:
             self._apply_marks(events)
             return
-        apply_liquidation, sink, now = self.state.apply_liquidation, self.history_sink, None
+        state, now = self.state, None
         for event in events:
             try:
                 if type(event) is not Liquidation:
@@ -85,8 +85,8 @@ class Engine:
                 else:  # the commonest event, without the generic dispatch
                     if now is None:
                         now = self.clock()
-                    if apply_liquidation(event, now) and sink is not None:
-                        sink(event)
+                    if state.apply_liquidation(event, now) and self.history_sink is not None:
+                        self.history_sink(event)
             except Exception as exc:  # the loop boundary inside a batch
                 self.failures.record(f"applying a {type(event).__name__}", exc)
 

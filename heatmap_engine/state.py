@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 
 _SIDE_KEYS = {side: f"liquidations_{side}" for side in SIDE_NAMES}
-_TALLY_KEYS = ("liquidations", *_SIDE_KEYS.values())
 
 
 @dataclass(slots=True)
@@ -62,11 +61,11 @@ class EngineState:
         self.dedupe = DedupeWindow(dedupe_horizon_ms)
         self.counters: Counter[str] = Counter()
         self.notional: Counter[str] = Counter()
-        # the counts and sums every new liquidation moves, in plain dicts (a Counter's += costs
-        # three times a dict's); counts() shows them with the others, as if one Counter
-        self._tally: dict[str, int] = dict.fromkeys(_TALLY_KEYS, 0)
-        self._tally_usd: dict[str, float] = dict.fromkeys(_TALLY_KEYS, 0.0)
-        self.last_liquidation_ms: int | None = None
+        # what every new liquidation moves: per side [count, notional] (list slots cost a third
+        # of a dict's string keys) and the notional of both (summed as they come, not from the
+        # sides' sums); counts() shows them with the others, as if one Counter
+        self._sides: dict[str, list] = {side: [0, 0.0] for side in SIDE_NAMES}
+        self._notional_usd = 0.0
         self._snapshots: dict[str, Snapshot] = {}
         self.price_sample_ms = 5000
         self._price_sampled: dict[str, int] = {}
@@ -130,21 +129,18 @@ class EngineState:
             self._held += len(live)
         if rows:
             newest = rows[-1][0]
-            for t, price, _, side, qty, exchange in rows:
-                if t >= newest - self.dedupe.horizon_ms:
-                    key = (exchange, symbol, t, SIDE_NAMES[side], qty, price)
-                    self.dedupe.is_new(key, t)
-            if self.last_liquidation_ms is None or newest > self.last_liquidation_ms:
-                self.last_liquidation_ms = newest
+            for t, price, notional, side, qty, exchange in rows:
+                if t >= newest - self.dedupe.horizon_ms:  # the order; when received is unknown
+                    order = Liquidation(exchange, symbol, SIDE_NAMES[side], price, qty, notional,
+                                        t, received_at_ms=0)  # fmt: skip
+                    self.dedupe.is_new(order)
         return len(live)
 
     def carry_totals(self, totals: dict[str, dict[str, float]]) -> None:
         """Start the lifetime counters from what history holds, so counts carry on."""
         for side, figures in totals.items():
-            self._tally[f"liquidations_{side}"] = int(figures["count"])
-            self._tally_usd[f"liquidations_{side}"] = float(figures["notional_usd"])
-        self._tally["liquidations"] = sum(int(f["count"]) for f in totals.values())
-        self._tally_usd["liquidations"] = sum(float(f["notional_usd"]) for f in totals.values())
+            self._sides[side] = [int(figures["count"]), float(figures["notional_usd"])]
+        self._notional_usd = sum(float(f["notional_usd"]) for f in totals.values())
 
     @property
     def candle_memory(self) -> int:
@@ -176,17 +172,13 @@ class EngineState:
         if not EARLIEST_MS <= when <= LATEST_MS:
             self.counters["time_out_of_range"] += 1
             return False
-        key = (liq.exchange, liq.symbol, when, side, liq.quantity, liq.price)  # = dedupe_key
-        if not self.dedupe.is_new(key, when):
+        if not self.dedupe.is_new(liq):
             self.counters["duplicates"] += 1
             return False
-        counts, sums, side_key = self._tally, self._tally_usd, _SIDE_KEYS[side]
-        counts["liquidations"] += 1
-        counts[side_key] += 1
-        sums["liquidations"] += notional
-        sums[side_key] += notional
-        if self.last_liquidation_ms is None or when > self.last_liquidation_ms:
-            self.last_liquidation_ms = when
+        tally = self._sides[side]
+        tally[0] += 1
+        tally[1] += notional
+        self._notional_usd += notional
         buffer = self.buffers.get(liq.symbol)
         if buffer is None and self.accept_any and liq.symbol.endswith("USDT"):
             with self._lock:
@@ -301,6 +293,11 @@ class EngineState:
         return snapshot
 
     # -- readers (any thread) ---------------------------------------------------------------
+    @property
+    def last_liquidation_ms(self) -> int | None:
+        """The newest event time of the liquidations seen (live or restored), None before."""
+        return self.dedupe.newest_ms
+
     def snapshot(self, symbol: str) -> Snapshot | None:
         return self._snapshots.get(symbol)
 
@@ -326,4 +323,7 @@ class EngineState:
     def counts(self) -> tuple[dict[str, int], dict[str, float]]:
         """Copies of the counters and notional sums, safe from any thread (see the module);
         the liquidation tallies among them (zero until the first, like a Counter's .get)."""
-        return {**self.counters, **self._tally}, {**self.notional, **self._tally_usd}
+        sides = [(_SIDE_KEYS[side], *self._sides[side]) for side in SIDE_NAMES]  # each whole
+        counts = {"liquidations": sum(n for _, n, _ in sides)} | {k: n for k, n, _ in sides}
+        sums = {"liquidations": self._notional_usd} | {k: usd for k, _, usd in sides}
+        return {**self.counters, **counts}, {**self.notional, **sums}

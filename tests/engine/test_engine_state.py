@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from heatmap_engine.buffers import DedupeWindow
 from heatmap_engine.config import Settings
 from heatmap_engine.engine import Engine
 from heatmap_engine.models import Liquidation, MarkPrice, Skipped
@@ -32,6 +33,34 @@ def test_duplicates_are_counted_once_and_reported():
     assert status["liquidations"] == 1
     assert status["duplicates"] == 2
     assert status["events_held"] == 1
+
+
+def test_orders_sharing_a_millisecond_are_told_apart_and_each_repeat_is_caught():
+    eng, _ = engine()
+    orders = [liq(), liq(symbol="ETHUSDT"), liq(side="short"), liq(qty=2.0), liq(price=100.5)]
+    eng.process(orders)
+    eng.process([dataclasses.replace(o, received_at_ms=NOW + 7) for o in reversed(orders)])
+    status = eng.status()
+    assert (status["liquidations"], status["duplicates"]) == (len(orders), len(orders))
+
+
+def test_the_duplicate_memory_keeps_an_order_for_its_horizon_then_forgets_it():
+    horizon = 120_000
+    memory = DedupeWindow(horizon)
+    first = [liq(symbol=s) for s in ("BTCUSDT", "ETHUSDT", "SOLUSDT")]  # one millisecond
+    assert all(memory.is_new(o) for o in first)
+    again = [dataclasses.replace(o, received_at_ms=NOW + 9) for o in first]  # another socket
+    assert not any(memory.is_new(o) for o in again)
+    assert memory.is_new(liq(t=NOW - 1)) and not memory.is_new(liq(t=NOW - 1))  # late: kept
+    assert len(memory) == 4 and memory.newest_ms == NOW
+    # newer orders move the horizon; up to horizon_ms past an order's time it is still known
+    assert memory.is_new(liq(symbol="XRPUSDT", t=NOW + horizon))
+    assert not any(memory.is_new(o) for o in first)
+    # once the newest time is more than the horizon and one slice past it, it is gone
+    later = NOW + horizon + DedupeWindow.SLICE_MS
+    assert memory.is_new(liq(symbol="XRPUSDT", t=later))
+    assert len(memory) == 2 and memory.newest_ms == later
+    assert memory.is_new(first[0])
 
 
 def test_nothing_received_is_silently_dropped():

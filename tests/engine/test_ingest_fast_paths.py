@@ -17,7 +17,7 @@ from helpers import FIXTURES
 from heatmap_engine.config import Settings
 from heatmap_engine.engine import Engine
 from heatmap_engine.exchanges import binance
-from heatmap_engine.exchanges.base import ParseResult
+from heatmap_engine.exchanges.base import ParseResult, TimeWindow
 from heatmap_engine.models import Liquidation, MarkPrice, MarkPriceColumns
 
 RECEIVED = 1_788_936_948_152
@@ -101,6 +101,68 @@ def test_liquidation_frames_with_odd_fields_parse_alike_cold_and_warm(fixture_fr
         top["data"]["st"] = 2  # COIN-M said at the top level only
         same(*cold_and_warm(json.dumps(top), received))
         assert all(e.reason == "coin_margined" for e in binance.parse(json.dumps(top), 0).events)
+
+
+ODD_NUMBERS = [
+    "1_000", " 1", "1 ", "+1", ".5", "5.", "-0", "0", "1e-400", "1e400", "nan", "NaN", "inf",
+    "Infinity", "-1", "00012", "0x1", "\u0661", "", "true", "1e5", "0.1e1", "9007199254740993",
+    82651.9, 1, 0, -1, 2**70, True, None, [], {},
+]  # fmt: skip
+
+
+def odd_times(t: int) -> list:
+    return [str(t), f"{t}.0", f"{t}.5", float(t), t + 0.5, f"{t / 1000}e3", " " + str(t),
+            2**64, -1, 0, True, None, "x"]  # fmt: skip
+
+
+def test_the_typed_read_gives_what_the_checked_path_gives_for_odd_spellings(
+    fixture_frame, monkeypatch
+):
+    """``parse`` reads the usual liquidation frame typed (msgspec); ``parse_decoded`` reads
+    every frame through orjson and the checked path. With the symbol known, odd spellings of
+    the fields the typed read takes (numbers as strings or not, times as floats or strings,
+    status, contract type, a missing wrapper) read alike: where the typed read does not take
+    a frame as it is, it hands it over."""
+    base = orjson.loads(fixture_frame("force_order_live_2026_wrapped.json"))
+    received = base["data"]["E"] + 150
+    when = base["data"]["o"]["T"]
+    changes = [{"ap": v} for v in ODD_NUMBERS] + [{"z": v} for v in ODD_NUMBERS]
+    changes += [{"T": v} for v in odd_times(when)] + [{"T": received + 6 * 60_000}]
+    changes += [{"X": v} for v in (5, None, "", "PARTIALLY_FILLED", "EXPIRED")]
+    changes += [{"st": v} for v in ("2", 2.0, [2], None, 1, 2)] + [{"S": "sell"}, {"s": 5}]
+    changes += [{"extra": [1, {"deep": [2.5, None, "\u00e9"]}]}]
+    binance.parse(json.dumps(base), received)  # the symbol is known from here on
+    frames = []
+    for change in changes:
+        frame = json.loads(json.dumps(base))
+        frame["data"]["o"].update(change)
+        frames.append(frame)
+    for key in ("st", "ps", "T"):
+        frame = json.loads(json.dumps(base))
+        del frame["data"]["o"][key]
+        frames.append(frame)
+    frames.append(base["data"])  # unwrapped
+    frames.append({"data": base["data"]})  # no stream name: not the combined stream's wrapper
+    frames.append({**base, "data": {**base["data"], "e": "forceorder"}})
+    frames.append({**base, "data": {**base["data"], "st": 2}})
+    for frame in frames:
+        raw = json.dumps(frame)
+        for window in (binance.DEFAULT_WINDOW, TimeWindow(relative=False)):
+            for at in (received, 0):
+                same(binance.parse_decoded(raw, at, window), binance.parse(raw, at, window))
+    # keys repeated in the text: the last one counts, for both readings
+    raw = json.dumps(base).replace('"T": ', '"z": "7.5", "T": ', 1)  # after the first z
+    assert binance.parse(raw, received).events[0].quantity == 7.5
+    same(binance.parse_decoded(raw, received), binance.parse(raw, received))
+    # and the usual frame, and plain spellings of its numbers, are read typed, not handed over
+    handed: list = []
+    checked = binance.parse_decoded
+    monkeypatch.setattr(binance, "parse_decoded", lambda *a: handed.append(a) or checked(*a))
+    for change in ({}, {"ap": "1e5"}, {"z": 1}, {"T": str(when)}, {"X": "EXPIRED"}):
+        frame = json.loads(json.dumps(base))
+        frame["data"]["o"].update(change)
+        assert binance.parse(json.dumps(frame), received).events[0].symbol == "BTCUSDT"
+    assert handed == []
 
 
 def engine() -> tuple[Engine, list]:
