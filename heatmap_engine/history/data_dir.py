@@ -27,6 +27,7 @@ from heatmap_engine.history.sqlite_store import SqliteStore
 EXIT_DATA_DIR = 3
 LOCK_NAME = "heatmap.lock"
 PROBE_NAME = ".heatmap-write-probe"
+HOLDER_READS = 100  # reads of a just-taken lock's pid, 10 ms apart
 PROBE_BYTES = 256 * 1024  # less free room than this is a full disk for a store
 ONE_WORKER = (
     "only one process may ingest and write history per data folder: under gunicorn run one "
@@ -68,7 +69,7 @@ class DataDirLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            holder = _holder_pid(fd)
             os.close(fd)
             folder = self.path.parent
             raise DataDirError(
@@ -93,6 +94,17 @@ class DataDirLock:
     @property
     def held(self) -> bool:
         return self._fd is not None
+
+
+def _holder_pid(fd: int) -> str:
+    """The pid the lock's holder wrote. It writes it just after taking the lock, so a process
+    refused between the two finds the file empty: it reads again for up to a second."""
+    for _ in range(HOLDER_READS):
+        text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        if text:
+            return text
+        time.sleep(0.01)
+    return "unknown"
 
 
 def open_data_dir(folder: str | Path, db_name: str) -> tuple[DataDirLock, SqliteStore]:
