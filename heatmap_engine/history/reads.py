@@ -43,6 +43,12 @@ CANDLES = (
     "SELECT * FROM candles WHERE symbol = ? AND interval = ? AND open_time_ms >= ?"
     " AND open_time_ms < ? ORDER BY open_time_ms LIMIT ?"
 )
+# ``CANDLES`` narrowed to the columns a bar of the estimated levels takes (the same rows)
+CANDLE_BARS = (
+    "SELECT open_time_ms, open, high, low, close, volume, taker_buy_volume, closed FROM candles"
+    " WHERE symbol = ? AND interval = ? AND open_time_ms >= ? AND open_time_ms < ?"
+    " ORDER BY open_time_ms LIMIT ?"
+)
 OPEN_INTEREST = (
     "SELECT exchange, symbol, time_ms, open_interest, open_interest_usd FROM open_interest"
     " WHERE symbol = ? AND period = ? AND time_ms >= ? AND time_ms < ? ORDER BY time_ms LIMIT ?"
@@ -151,6 +157,15 @@ class StoreReads:
         rows ``EngineState.load_candles`` takes in one call."""
         rows = self._reader().execute(CANDLES, (symbol, interval, start_ms, end_ms, limit))
         return [r[3:] for r in rows]
+
+    def candle_bar_rows(
+        self, symbol: str, interval: str, start_ms: int, end_ms: int, limit: int
+    ) -> list[tuple]:
+        """The rows of ``candles`` as (open time, open, high, low, close, volume, taker-buy
+        volume, closed) tuples, no objects built: what ``levels.source.read_bars`` turns into
+        columns."""
+        args = (symbol, interval, start_ms, end_ms, limit)
+        return self._reader().execute(CANDLE_BARS, args).fetchall()
 
     def open_interest(
         self, symbol: str, period: str, start_ms: int, end_ms: int, limit: int

@@ -134,7 +134,10 @@ def _open(state: BookState, placement: Placement, contracts: float, buy_share: f
     per_row = state.per_row  # stored contracts per row for one contract of the row's side
     rows = state.layout.rows
     per_row[:rows], per_row[rows:] = per_long, per_short
-    state.flat[placement.buckets + state.row_base] += placement.share * per_row
+    if placement.flat_base is state.row_base:  # computed for this book's buckets
+        state.flat[placement.flat] += placement.share * per_row
+    else:
+        state.flat[placement.buckets + state.row_base] += placement.share * per_row
     long_usd, short_usd = placement.long_usd * longs, placement.short_usd * shorts
     state.usd[LONG] += long_usd
     state.usd[SHORT] += short_usd

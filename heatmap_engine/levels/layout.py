@@ -125,6 +125,9 @@ class Placement(NamedTuple):
     long_usd: float  # USD at the levels of one long contract opened in the bar
     short_usd: float
     ends: tuple[int, int, int, int]  # lowest and highest bucket used, long then short
+    # ``buckets`` as indices into ``BookState.flat`` of the book whose ``row_base`` this is
+    flat: np.ndarray | None = None
+    flat_base: np.ndarray | None = None
 
     def own(self) -> Placement:
         """The same placement holding copies of its own cells: one of ``placements`` is a view
@@ -132,8 +135,11 @@ class Placement(NamedTuple):
         return self._replace(buckets=self.buckets.copy(), share=self.share.copy())
 
 
-def placements(layout: Layout, low: np.ndarray, high: np.ndarray) -> list[Placement]:
-    """The placement of every bar with these lows and highs (vectorised, in chunks)."""
+def placements(
+    layout: Layout, low: np.ndarray, high: np.ndarray, row_base: np.ndarray | None = None
+) -> list[Placement]:
+    """The placement of every bar with these lows and highs (vectorised, in chunks); with a
+    book's ``row_base``, also as indices into that book's ``flat`` (a run over series)."""
     out: list[Placement] = []
     for a in range(0, len(low), _CHUNK):
         lo, hi = np.log(low[a : a + _CHUNK]), np.log(high[a : a + _CHUNK])
@@ -148,6 +154,7 @@ def placements(layout: Layout, low: np.ndarray, high: np.ndarray) -> list[Placem
         ends = start[:, list(layout.extreme_rows)]
         ends[:, 1] += count - 1
         ends[:, 3] += count - 1
+        flat = None if row_base is None else buckets + row_base
         for t, edge in enumerate(ends.tolist()):
             out.append(
                 Placement(
@@ -156,6 +163,8 @@ def placements(layout: Layout, low: np.ndarray, high: np.ndarray) -> list[Placem
                     long_usd[t],
                     short_usd[t],
                     tuple(edge),
+                    None if flat is None else flat[t],
+                    row_base,
                 )
             )
     return out

@@ -134,7 +134,7 @@ def _feed(book: LevelsBook, bars: Bars, readings: Readings, plan: GridPlan) -> N
             r += 1
         if n - first >= len(placed) and book.state is not None:
             first, end = n, n + _CHUNK
-            placed = placements(layout, bars.low[n:end], bars.high[n:end])
+            placed = placements(layout, bars.low[n:end], bars.high[n:end], book.state.row_base)
         add_bar(bar, placed[n - first] if n - first < len(placed) else None)
     for t, v, p in zip(times[r:], values[r:], prices[r:], strict=True):
         add_reading(t, v, p)

@@ -13,12 +13,13 @@ indexed ``MAX`` reads. ``at`` None is the range ending at the newest closed bar.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from heatmap_engine.candles import INTERVAL_MS, aggregate_candles
+import numpy as np
+
+from heatmap_engine.candles import INTERVAL_MS
 from heatmap_engine.config import ConfigError
 from heatmap_engine.levels.brackets import BracketFileError, BracketTable, load_brackets
 from heatmap_engine.levels.results import LevelsResult
@@ -26,7 +27,6 @@ from heatmap_engine.levels.run import HOUR_MS, RANGES_MS, run_levels
 from heatmap_engine.levels.series import Bars, LevelsInputError, Readings
 from heatmap_engine.levels.settings import PRESETS, LevelsSettings
 from heatmap_engine.lru import SizedLru
-from heatmap_engine.models import Candle
 
 # the bar each range runs on: at most ~3,000 bars per run (1m candles are what is stored)
 RANGE_INTERVALS = {
@@ -174,30 +174,66 @@ def check_range(range_name: str) -> None:
         raise LevelsInputError(f"range {range_name!r} is not one of {', '.join(RANGES_MS)}")
 
 
+# a stored candle as ``read_bars`` takes it (``store.candle_bar_rows``)
+_BAR_ROW = np.dtype(
+    [("open_ms", "i8"), ("open", "f8"), ("high", "f8"), ("low", "f8"), ("close", "f8"),
+     ("volume", "f8"), ("taker_buy_volume", "f8"), ("closed", "i8")]
+)  # fmt: skip
+
+
 def read_bars(store, symbol: str, interval: str, start_ms: int, end_ms: int) -> Bars:
     """Closed stored candles opening in ``[start, end)`` as whole bars of ``interval`` (only
     those that end by ``end``): each bar from the finest stored interval (``STORED_INTERVALS``)
     that fills it whole, so the newest bars come from 1m candles, and older ones, holes in the
-    1m series and a bar whose first minutes are missing from the 5m or 1h backfill."""
+    1m series and a bar whose first minutes are missing from the 5m or 1h backfill. Read as
+    columns (``store.candle_bar_rows``) and merged into bars with numpy (``whole_bars``)."""
     step = INTERVAL_MS[interval]
-    chosen: dict[int, Candle] = {}
+    chosen: list[np.ndarray] = []
     for stored in STORED_INTERVALS:
         size = INTERVAL_MS[stored]
         if size > step or step % size:
             continue
         limit = (end_ms - start_ms) // size + 1
-        rows = [c for c in store.candles(symbol, stored, start_ms, end_ms, limit) if c.closed]
-        members = Counter(c.open_time_ms - c.open_time_ms % step for c in rows)
-        for bar in rows if size == step else aggregate_candles(rows, interval):
-            t = bar.open_time_ms
-            if t not in chosen and members[t] == step // size and t + step <= end_ms:
-                chosen[t] = bar
-    candles = [chosen[t] for t in sorted(chosen)]
-    if len(candles) < 2:
+        rows = store.candle_bar_rows(symbol, stored, start_ms, end_ms, limit)
+        columns = np.array(rows, dtype=_BAR_ROW) if rows else np.zeros(0, _BAR_ROW)
+        bars = whole_bars(columns[columns["closed"] != 0], step, step // size, end_ms)
+        if chosen:  # a finer interval's bar stands
+            bars = bars[~np.isin(bars["open_ms"], np.concatenate(chosen)["open_ms"])]
+        chosen.append(bars)
+    merged = np.concatenate(chosen)
+    merged = merged[np.argsort(merged["open_ms"], kind="stable")]
+    if len(merged) < 2:
         raise LevelsInputError(
-            f"not enough candles stored for {symbol} in the range ({len(candles)} closed)"
+            f"not enough candles stored for {symbol} in the range ({len(merged)} closed)"
         )
-    return Bars.from_candles(candles)
+    names = ("open_ms", "open", "high", "low", "close", "volume", "taker_buy_volume")
+    return Bars.build(*(merged[name] for name in names), interval_ms=step)
+
+
+def whole_bars(rows: np.ndarray, step: int, members: int, end_ms: int) -> np.ndarray:
+    """Candles (``_BAR_ROW`` rows, ascending) merged into the bars of ``step`` ms (aligned to
+    the epoch) that all ``members`` of their candles fill and that end by ``end``: open of the
+    first, high the highest, low the lowest, close of the last, volumes summed in order."""
+    t = rows["open_ms"]
+    bucket = t - t % step
+    starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]]) if len(t) else t
+    whole = np.diff(np.r_[starts, len(t)]) == members
+    if members == 1:  # a stored candle of the bar's own size: it must open on the bar's time
+        whole &= t[starts] == bucket[starts]
+    whole &= bucket[starts] + step <= end_ms
+    first = starts[whole]
+    out = np.zeros(len(first), _BAR_ROW)
+    out["open_ms"], out["open"] = bucket[first], rows["open"][first]
+    out["close"] = rows["close"][first + members - 1]
+    if len(first):
+        out["high"] = np.maximum.reduceat(rows["high"], starts)[whole]
+        out["low"] = np.minimum.reduceat(rows["low"], starts)[whole]
+    for name in ("volume", "taker_buy_volume"):
+        column, total = rows[name], rows[name][first]
+        for i in range(1, members):  # one candle at a time, as a running sum adds them
+            total += column[first + i]
+        out[name] = total
+    return out
 
 
 def read_readings(store, symbol: str, start_ms: int, end_ms: int) -> Readings:

@@ -151,6 +151,7 @@ def planned_statements(store: SqliteStore) -> list[str]:
     list(store.liquidations_since(NOW - 60_000))
     store.mark_price_at("BTCUSDT", NOW)
     store.candles("BTCUSDT", "1m", NOW - 86_400_000, NOW, 1440)
+    store.candle_bar_rows("BTCUSDT", "1m", NOW - 86_400_000, NOW, 1440)
     store.open_interest("BTCUSDT", "5m", NOW - 86_400_000, NOW, 288)
     store.last_time("candles", "BTCUSDT", "1m")
     store.last_time("open_interest", "BTCUSDT", "5m")

@@ -140,3 +140,70 @@ def test_bars_come_from_the_finest_stored_interval_that_fills_them(store):
     hourly = dict(zip(hours.open_ms.tolist(), hours.high.tolist(), strict=True))
     assert hourly[T0] == 103.0 and hourly[end - 31 * day] == 103.0
     assert hourly[end - 29 * day] == 102.0 and hourly[end - 60 * MINUTE] == 101.0
+
+
+def _mixed_store_candles(seed: int) -> list[Candle]:
+    """Two weeks of hourly backfill, its last 8 days also in 5m and its last 3 days in 1m, with
+    random holes and unclosed candles in each, random prices and volumes (so the order of a
+    sum shows)."""
+    import random
+
+    rng = random.Random(seed)
+    end = T0 + 14 * 1440 * MINUTE
+    out = []
+    for interval, step, days in (("1h", 60, 14), ("5m", 5, 8), ("1m", 1, 3)):
+        first = end - days * 1440 * MINUTE
+        for t in range(first, end, step * MINUTE):
+            if rng.random() < 0.03:
+                continue  # a hole
+            low = 100.0 * rng.uniform(0.9, 1.1)
+            o, c = low * rng.uniform(1.0, 1.01), low * rng.uniform(1.0, 1.01)
+            volume = rng.uniform(0.0, 50.0)
+            out.append(Candle("binance", "BTCUSDT", interval, t, t + step * MINUTE - 1, o,
+                              max(o, c) * rng.uniform(1.0, 1.005), low, c, volume,
+                              volume * c, volume * rng.uniform(0.0, 1.0), 7,
+                              rng.random() > 0.02))  # fmt: skip
+    return out
+
+
+def _whole_bars_by_hand(candles: list[Candle], step: int, start: int, end: int) -> list[tuple]:
+    """Per bar of ``step`` ms: the finest stored interval whose closed candles fill it whole,
+    merged by hand (first open, highest high, lowest low, last close, volumes summed)."""
+    chosen: dict[int, tuple] = {}
+    for size in (MINUTE, 5 * MINUTE, 60 * MINUTE):
+        if size > step or step % size:
+            continue
+        groups: dict[int, list[Candle]] = {}
+        for c in sorted(candles, key=lambda c: c.open_time_ms):
+            t = c.open_time_ms
+            if c.close_time_ms - t + 1 == size and c.closed and start <= t < end:
+                groups.setdefault(t - t % step, []).append(c)
+        for t, members in groups.items():
+            if t in chosen or len(members) * size != step or t + step > end:
+                continue
+            chosen[t] = (
+                t, members[0].open, max(c.high for c in members), min(c.low for c in members),
+                members[-1].close, sum(c.volume for c in members),
+                sum(c.taker_buy_volume for c in members),
+            )  # fmt: skip
+    return [chosen[t] for t in sorted(chosen)]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_read_bars_are_the_whole_bars_of_the_finest_stored_candles(store, seed):
+    """Holes, unclosed candles, bars cut by the range's edges and 1m/5m/1h backfill: every bar
+    of every interval is what merging the stored candles by hand gives, to the last bit."""
+    from heatmap_engine.levels.source import read_bars
+
+    candles = _mixed_store_candles(seed)
+    store.write_batch([], candles=candles)
+    end = T0 + 14 * 1440 * MINUTE
+    for interval, step in (("1m", 1), ("5m", 5), ("15m", 15), ("1h", 60), ("4h", 240)):
+        step *= MINUTE
+        for start, stop in ((T0, end), (T0 + 37 * MINUTE, end - 3 * 1440 * MINUTE + 7 * MINUTE)):
+            bars = read_bars(store, "BTCUSDT", interval, start, stop)
+            columns = (bars.open_ms, bars.open, bars.high, bars.low, bars.close, bars.volume,
+                       bars.taker_buy_volume)  # fmt: skip
+            read = list(zip(*(c.tolist() for c in columns), strict=True))
+            assert read == _whole_bars_by_hand(candles, step, start, stop), (interval, start)
+            assert bars.interval_ms == step
