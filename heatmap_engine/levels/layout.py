@@ -132,7 +132,8 @@ class Placement(NamedTuple):
     def own(self) -> Placement:
         """The same placement holding copies of its own cells: one of ``placements`` is a view
         into its whole chunk's arrays (up to 1,024 bars'), which it keeps alive."""
-        return self._replace(buckets=self.buckets.copy(), share=self.share.copy())
+        flat = None if self.flat is None else self.flat.copy()
+        return self._replace(buckets=self.buckets.copy(), share=self.share.copy(), flat=flat)
 
 
 def placements(
