@@ -13,9 +13,11 @@ import numpy as np
 
 from dashboard.outage import FeedFacts
 from dashboard.points import Points, rows_table
+from heatmap_engine.candle_book import merge as merge_tables
+from heatmap_engine.candle_book import rows_table as candle_table
 from heatmap_engine.candles import INTERVAL_MS
 from heatmap_engine.lru import SizedLru
-from heatmap_engine.models import Candle, Snapshot
+from heatmap_engine.models import Snapshot
 from heatmap_engine.service import HeatmapService
 
 MAX_STORED_CANDLES = 20_000  # 7 days of 1-minute candles is 10,080
@@ -34,34 +36,40 @@ def now_ms(service: HeatmapService) -> int:
 
 def candle_key(service: HeatmapService, symbol: str) -> tuple:
     """Changes whenever the in-memory candles of ``symbol`` change (a new or updated candle)."""
-    candles = service.engine.state.recent_candles(symbol)
-    if not candles:
+    table, _ = service.engine.state.candle_table(symbol)
+    if not len(table):
         return ()
-    last = candles[-1]
-    return (len(candles), last.open_time_ms, last.close, last.high, last.low)
+    last = table[-1]
+    return (len(table), int(last["open_time_ms"]), float(last["close"]), float(last["high"]),
+            float(last["low"]))  # fmt: skip
 
 
 def candles(
     service: HeatmapService, symbol: str, start_ms: int, end_ms: int, interval: str = "1m"
-) -> list[Candle]:
-    """Candles in [start, end) for a view of ``interval``: the engine's own 1-minute candles
-    for the day in memory (a forming candle included), the store's 1-minute candles before it,
-    and, before the first of those, the store's 5-minute candles (the 30-day backfill) when the
-    view's interval is a multiple of 5 minutes; the view merges them into its interval."""
-    memory = [c for c in service.engine.state.recent_candles(symbol) if c.open_time_ms >= start_ms]
-    by_open = {}
-    memory_start = memory[0].open_time_ms if memory else end_ms
-    if service.history is not None and memory_start > start_ms:
-        store = service.history.store
-        stored = store.candles(symbol, "1m", start_ms, memory_start, MAX_STORED_CANDLES)
-        first = stored[0].open_time_ms if stored else memory_start
-        if INTERVAL_MS[interval] % COARSE_MS == 0 and first - first % COARSE_MS > start_ms:
-            coarse_end = first - first % COARSE_MS  # whole 5 minutes before the first 1m one
-            by_open.update((c.open_time_ms, c) for c in store.candles(
-                symbol, "5m", start_ms, coarse_end, MAX_STORED_CANDLES))  # fmt: skip
-        by_open.update((c.open_time_ms, c) for c in stored)
-    by_open.update((c.open_time_ms, c) for c in memory if c.open_time_ms < end_ms)
-    return [by_open[k] for k in sorted(by_open)]
+) -> np.ndarray:
+    """Candles in [start, end) for a view of ``interval``, as one table (``CANDLE_DTYPE``,
+    sorted by open time, one row per open time; no ``Candle`` objects built): the engine's own
+    1-minute candles for the day in memory (a forming candle included), the store's 1-minute
+    candles before it, and, before the first of those, the store's 5-minute candles (the
+    30-day backfill) when the view's interval is a multiple of 5 minutes; the view merges them
+    into its interval."""
+    table, _ = service.engine.state.candle_table(symbol)
+    opens = table["open_time_ms"]
+    first_in, end_in = np.searchsorted(opens, [start_ms, end_ms]).tolist()
+    memory = table[first_in:end_in]
+    memory_start = int(opens[first_in]) if first_in < len(table) else end_ms
+    if service.history is None or memory_start <= start_ms:
+        return memory
+    store = service.history.store
+    rows = store.candle_rows(symbol, "1m", start_ms, memory_start, MAX_STORED_CANDLES)
+    stored = candle_table(rows)
+    first = rows[0][0] if rows else memory_start
+    written = [stored, memory]  # later tables win an open time
+    if INTERVAL_MS[interval] % COARSE_MS == 0 and first - first % COARSE_MS > start_ms:
+        coarse_end = first - first % COARSE_MS  # whole 5 minutes before the first 1m one
+        rows = store.candle_rows(symbol, "5m", start_ms, coarse_end, MAX_STORED_CANDLES)
+        written.insert(0, candle_table(rows, COARSE_MS))
+    return merge_tables(written, sum(len(t) for t in written))
 
 
 HOUR_MS = 3_600_000

@@ -11,7 +11,8 @@ import numpy as np
 from dashboard import theme
 from dashboard.points import Points, at_most
 from dashboard.state import ViewState
-from heatmap_engine.candles import INTERVAL_MS, aggregate_candles
+from heatmap_engine.candle_book import candle_row, rows_table
+from heatmap_engine.candles import INTERVAL_MS, aggregate_table
 from heatmap_engine.models import Candle, Cluster, Snapshot
 
 MAX_MARKERS = 1500  # above this, liquidations are merged per candle, side and price step
@@ -58,15 +59,15 @@ def marker_trace(side: str, points: Points, largest: float, merged: bool, decima
     }
 
 
-def _candle_trace(candles: Sequence[Candle]) -> dict[str, Any]:
+def _candle_trace(candles: np.ndarray) -> dict[str, Any]:
     return {
         "type": "candlestick",
         "name": "Price",
-        "x": [c.open_time_ms for c in candles],
-        "open": [c.open for c in candles],
-        "high": [c.high for c in candles],
-        "low": [c.low for c in candles],
-        "close": [c.close for c in candles],
+        "x": candles["open_time_ms"].tolist(),
+        "open": candles["open"].tolist(),
+        "high": candles["high"].tolist(),
+        "low": candles["low"].tolist(),
+        "close": candles["close"].tolist(),
         "increasing": {"line": {"color": theme.CANDLE, "width": 1}, "fillcolor": theme.PANEL},
         "decreasing": {"line": {"color": theme.CANDLE, "width": 1}, "fillcolor": theme.CANDLE},
         "whiskerwidth": 0,
@@ -91,9 +92,13 @@ def band_shapes(clusters: Sequence[Cluster], window_minutes: float) -> list[dict
     return shapes
 
 
-def price_extent(candles: Sequence[Candle], points: Points, price: float | None):
-    """(low, high) of the candles, the dots and the price; None when there is nothing."""
-    values = [v for c in candles for v in (c.low, c.high)]
+def price_extent(candles: np.ndarray, points: Points, price: float | None):
+    """(low, high) of the candles (a ``CANDLE_DTYPE`` table), the dots and the price; None when
+    there is nothing."""
+    values = []
+    if len(candles):
+        values += [float(np.min(candles[k])) for k in ("low", "high")]
+        values += [float(np.max(candles[k])) for k in ("low", "high")]
     if len(points):
         values += [float(points.prices.min()), float(points.prices.max())]
     if price is not None:
@@ -123,7 +128,7 @@ def _notes(
         return [f"{off}<br><br>{outage}" if not history else outage]
     if not history:
         return [off]
-    if not candles:
+    if not len(candles):
         return [
             f"No candles or liquidations for {symbol} in the last {range_label} yet<br>"
             "Candles come from the kline stream and the REST backfill"
@@ -150,7 +155,7 @@ def _layout(view: ViewState, start_ms: int, end_ms: int) -> dict[str, Any]:
 
 
 def timeline_figure(
-    candles_1m: Sequence[Candle],
+    candles_1m: np.ndarray | Sequence[Candle],
     liquidations: Points,
     snapshot: Snapshot | None,
     view: ViewState,
@@ -159,14 +164,17 @@ def timeline_figure(
     history: bool = True,
     outage: str | None = None,
 ) -> dict[str, Any]:
-    """Candles of ``view.interval``, liquidation dots (merged beyond ``MAX_MARKERS``) and the
-    current cluster bands; ``outage`` (the feed not live) replaces the "nothing here" notes."""
+    """Candles of ``view.interval`` (from 1-minute ones, a ``CANDLE_DTYPE`` table or
+    ``Candle`` objects), liquidation dots (merged beyond ``MAX_MARKERS``) and the current
+    cluster bands; ``outage`` (the feed not live) replaces the "nothing here" notes."""
     step = INTERVAL_MS[view.interval]
-    candles = aggregate_candles(candles_1m, view.interval) if candles_1m else []
+    if not isinstance(candles_1m, np.ndarray):
+        candles_1m = rows_table([candle_row(c) for c in candles_1m])
+    candles = aggregate_table(candles_1m, view.interval)
     points = at_most(liquidations, MAX_MARKERS, step)
     merged = points is not liquidations
     price = snapshot.current_price if snapshot else None
-    decimals = theme.price_decimals(price or (candles[-1].close if candles else 0.0))
+    decimals = theme.price_decimals(price or (float(candles["close"][-1]) if len(candles) else 0.0))
     largest = float(points.notionals.max()) if len(points) else 0.0
     data: list[dict[str, Any]] = [_candle_trace(candles)]
     data += [
@@ -186,6 +194,6 @@ def timeline_figure(
         shapes.append(line)
         annotations.append(tag)
     notes = _notes(view.symbol, candles, points, history, view.range, outage)
-    annotations += [theme.message(n, y=0.9 if candles else 0.5) for n in notes]
+    annotations += [theme.message(n, y=0.9 if len(candles) else 0.5) for n in notes]
     layout.update(shapes=shapes, annotations=annotations, showlegend=True)
     return {"data": data, "layout": layout}

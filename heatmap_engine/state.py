@@ -22,7 +22,13 @@ from dataclasses import dataclass
 
 from heatmap_engine.buffers import DedupeWindow, EventBuffer
 from heatmap_engine.candle_book import CandleBooks
-from heatmap_engine.clusters import SIDE_CODES, SIDE_NAMES, ClusterParams, compute_clusters
+from heatmap_engine.clusters import (
+    SIDE_CODES,
+    SIDE_NAMES,
+    ClusterParams,
+    compute_clusters,
+    compute_many_clusters,
+)
 from heatmap_engine.exchanges.base import EARLIEST_MS, LATEST_MS
 from heatmap_engine.failures import Failures
 from heatmap_engine.models import Candle, Liquidation, MarkPrice, Skipped, Snapshot
@@ -248,17 +254,30 @@ class EngineState:
         published = dict(self._snapshots)
         changed = 0
         with self._lock:
-            for symbol in self.symbols:
+            symbols = self.symbols
+            columns = []
+            for symbol in symbols:
                 buffer = self.buffers[symbol]
                 evicted = buffer.evict_before(cutoff)
                 self.counters["evicted"] += evicted
                 self._held -= evicted
+                columns.append(buffer.arrays())
+            prices = [self.prices.get(symbol) for symbol in symbols]
+            current = [price.price if price else None for price in prices]
+            try:  # every symbol's clusters at once
+                clusters = compute_many_clusters(columns, now_ms, current, self.params)
+            except Exception:  # computed one by one below: a symbol's failure is its own
+                clusters = [None] * len(symbols)
+            for i, symbol in enumerate(symbols):
+                previous = published.get(symbol)
                 try:
-                    snapshot = self._compute(symbol, buffer, now_ms, published.get(symbol))
+                    snapshot = self._compute(
+                        symbol, columns[i], prices[i], now_ms, previous, clusters[i]
+                    )
                 except Exception as exc:  # one symbol must not freeze every other one
                     self.failures.record(f"refreshing {symbol}", exc)
                     continue
-                if snapshot is not published.get(symbol):
+                if snapshot is not previous:
                     published[symbol] = snapshot
                     changed += 1
             for symbol in [s for s in published if s not in self._tracked]:
@@ -267,13 +286,16 @@ class EngineState:
         self.candles.publish()  # only the books written since the last refresh
         return changed
 
-    def _compute(self, symbol: str, buffer: EventBuffer, now_ms: int, previous: Snapshot | None):
-        """The symbol's snapshot (at the published precision, which ``Snapshot`` applies);
-        ``previous`` itself, same version, when a reader would receive the same figures."""
-        price = self.prices.get(symbol)
+    def _compute(self, symbol: str, columns, price: PriceEntry | None, now_ms: int,
+                 previous: Snapshot | None, clusters: tuple | None = None):  # fmt: skip
+        """The symbol's snapshot (at the published precision, which ``Snapshot`` applies) from
+        its event columns and its ``clusters`` (computed here when None); ``previous`` itself,
+        same version, when a reader would receive the same figures."""
         current = price.price if price else None
-        times, prices, notionals, sides = buffer.arrays()
-        clusters = compute_clusters(times, prices, notionals, sides, now_ms, current, self.params)
+        times, prices, notionals, sides = columns
+        if clusters is None:
+            clusters = compute_clusters(times, prices, notionals, sides, now_ms, current,
+                                        self.params)  # fmt: skip
         live = times >= now_ms - self.params.decay_window_ms
         events = int(live.sum())
         snapshot = Snapshot(

@@ -78,14 +78,16 @@ class Layout:
 
     @functools.cached_property
     def offsets(self) -> np.ndarray:
-        """0, 1, 2 … bucket offsets, enough for the widest deposit a bar can make."""
+        """0, 1, 2 … bucket offsets, enough for the widest deposit a bar can make (read-only,
+        one array shared by the layouts of that many: every symbol's book has its layout)."""
         widest = math.log(MAX_BAR_RATIO) / self.g + float(self.widths.max())
-        return np.arange(math.ceil(widest) + 3)
+        return _offsets(math.ceil(widest) + 3)
 
     @functools.cached_property
     def ratios(self) -> np.ndarray:
-        """``e^(i·g)``: the price of bucket ``k+i`` over that of bucket ``k``."""
-        return np.exp(self.offsets * self.g)
+        """``e^(i·g)``: the price of bucket ``k+i`` over that of bucket ``k`` (read-only, shared
+        like ``offsets``)."""
+        return _ratios(len(self.offsets), self.g)
 
     @functools.cached_property
     def extreme_rows(self) -> tuple[int, int, int, int]:
@@ -100,6 +102,20 @@ class Layout:
         )
 
 
+@functools.lru_cache(maxsize=16)
+def _offsets(count: int) -> np.ndarray:
+    out = np.arange(count)
+    out.flags.writeable = False
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _ratios(count: int, g: float) -> np.ndarray:
+    out = np.exp(_offsets(count) * g)
+    out.flags.writeable = False
+    return out
+
+
 class Placement(NamedTuple):
     """Where the contracts opened in a bar land (``rules.level_masses``): per contract opened
     on a side, the share of each row (tier) and bucket, and the USD at those levels."""
@@ -112,6 +128,12 @@ class Placement(NamedTuple):
     # ``buckets`` as indices into ``BookState.flat`` of the book whose ``row_base`` this is
     flat: np.ndarray | None = None
     flat_base: np.ndarray | None = None
+
+    def own(self) -> Placement:
+        """The same placement holding copies of its own cells: one of ``placements`` is a view
+        into its whole chunk's arrays (up to 1,024 bars'), which it keeps alive."""
+        flat = None if self.flat is None else self.flat.copy()
+        return self._replace(buckets=self.buckets.copy(), share=self.share.copy(), flat=flat)
 
 
 def placements(

@@ -89,8 +89,11 @@ class BookState:
 
     @classmethod
     def seed(cls, layout: Layout, contracts: float, price: float, end_ms: int) -> BookState:
-        """A book holding ``contracts`` at unknown levels, half per side (the first reading)."""
-        k0, size = layout.index(price) - 4 * _GROW, 8 * _GROW
+        """A book holding ``contracts`` at unknown levels, half per side (the first reading).
+        Its arrays span 512 buckets either side of the price (0.6x to 1.67x the price at the
+        default 0.1 % buckets; a book's levels span ~420 buckets) and grow when levels land
+        outside; their size changes no number (``tests/levels/test_book_extent.py``)."""
+        k0, size = layout.index(price) - 2 * _GROW, 4 * _GROW
         state = cls(
             layout,
             k0,

@@ -111,12 +111,19 @@ class LevelsTracker:
         the readings that could not be priced (before any candle)."""
         valid = [b for b in bars if _valid(b)]
         self.invalid_bars += len(bars) - len(valid)
+        readings = [r for r in readings if r.time_ms > live.last_reading_ms]
         placed: list = [None] * len(valid)
         if len(valid) > 1:  # many at once (a seed): vectorised
             lows, highs = np.array([b.low for b in valid]), np.array([b.high for b in valid])
             placed = placements(live.book.layout, lows, highs)
+            # the bars ending after the newest reading stay pending in the book: with their own
+            # copies, not views keeping their chunk's arrays (~380 KiB a symbol) alive
+            newest = max((r.time_ms for r in readings), default=-1)
+            placed = [
+                p.own() if b.end_ms > newest else p for b, p in zip(valid, placed, strict=True)
+            ]
         events = [(b.end_ms, 0, (b, p)) for b, p in zip(valid, placed, strict=True)]
-        events += [(r.time_ms, 1, r) for r in readings if r.time_ms > live.last_reading_ms]
+        events += [(r.time_ms, 1, r) for r in readings]
         unpriced: list[OpenInterest] = []
         if not events:
             return unpriced

@@ -105,7 +105,7 @@ def test_timeline_reads_the_store_and_the_engine(make_service, now_ms):
 def test_candles_merge_store_and_memory_without_repeats(make_service, now_ms):
     service = make_service()
     day = sources.candles(service, "BTCUSDT", now_ms - 24 * HOUR_MS, now_ms)
-    opens = [c.open_time_ms for c in day]
+    opens = day["open_time_ms"].tolist()
     assert len(opens) == len(set(opens)) == 1440 and opens == sorted(opens)
     assert len(sources.candles(service, "BTCUSDT", now_ms - HOUR_MS, now_ms)) == 60
 
@@ -123,13 +123,14 @@ def test_a_week_view_takes_the_5m_backfill_before_the_stored_minutes(make_servic
                      90.0, 0.5, 1) for t in range(week, now_ms, step)]  # fmt: skip
     store.write_batch([], candles=coarse)
     got = sources.candles(service, "BTCUSDT", week, now_ms, "1h")
-    fives = [c for c in got if c.interval == "5m"]
-    assert fives and fives[0].open_time_ms == week
-    assert fives[-1].open_time_ms + step <= first_minute  # none overlaps the stored minutes
+    spans = got["close_time_ms"] - got["open_time_ms"] + 1  # a row's interval
+    fives = got["open_time_ms"][spans == step].tolist()
+    assert fives and fives[0] == week
+    assert fives[-1] + step <= first_minute  # none overlaps the stored minutes
     assert len(fives) == (first_minute - first_minute % step - week) // step
-    assert all(c.interval == "1m" for c in got if c.open_time_ms >= first_minute)
+    assert (spans[got["open_time_ms"] >= first_minute] == 60_000).all()
     short = sources.candles(service, "BTCUSDT", week, now_ms, "3m")
-    assert not [c for c in short if c.interval == "5m"]
+    assert (short["close_time_ms"] - short["open_time_ms"] + 1 == 60_000).all()
 
 
 def test_without_history_the_map_uses_the_clusters(make_service):

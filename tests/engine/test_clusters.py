@@ -15,6 +15,7 @@ from heatmap_engine.clusters import (
     cell_index,
     cluster_id,
     compute_clusters,
+    compute_many_clusters,
     decay_weights,
 )
 
@@ -164,3 +165,34 @@ def test_grid_cells_are_window_pct_wide():
     low, high = cell_bounds(k, 0.02)
     assert math.isclose(high / low, 1.02)
     assert low <= 50_000.0 < high
+
+
+def test_symbols_computed_together_are_each_as_defined_alone():
+    """A refresh computes every symbol at once: each symbol's clusters are still its own (its
+    strength relative to its own strongest cluster, its events only), the worked example's."""
+    example = [(m * 600_000, 100.0 + m * 0.1, 1000.0 * (m + 1), 0) for m in range(5)]
+    same_cell_bigger = [(0, 100.2, 1e9, 0)] * 7  # another symbol, the same cell, far bigger
+    expired = [(HOUR, 100.0, 1.0, 0)] * 10
+    batch = [arrays(same_cell_bigger), arrays([]), arrays(example), arrays(expired)]
+    got = compute_many_clusters(batch, NOW, [None, 5.0, 101.0, None], PARAMS)
+    assert got[1] == () and got[3] == ()
+    (big,), (cluster,) = got[0], got[2]
+    assert big.liquidation_count == 7 and big.total_notional == 7e9 and big.strength == 1.0
+    w = [1 - m * 600_000 / HOUR for m in range(5)]
+    n = [1000.0 * (m + 1) for m in range(5)]
+    p = [100.0 + m * 0.1 for m in range(5)]
+    assert cluster.liquidation_count == 5 and cluster.strength == 1.0
+    assert cluster.total_notional == pytest.approx(sum(n))
+    assert cluster.weighted_notional == pytest.approx(sum(a * b for a, b in zip(w, n, strict=True)))
+    level = sum(a * b * c for a, b, c in zip(w, n, p, strict=True)) / cluster.weighted_notional
+    assert cluster.price_level == pytest.approx(level)
+    assert cluster.distance_from_price == pytest.approx(abs(level - 101.0) / 101.0 * 100)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(event, max_size=40), min_size=1, max_size=6), st.data())
+def test_a_batch_gives_each_symbol_exactly_what_it_gives_alone(symbols, data):
+    prices = [data.draw(st.one_of(st.none(), st.floats(1.0, 1e6))) for _ in symbols]
+    together = compute_many_clusters([arrays(e) for e in symbols], NOW, prices, PARAMS)
+    alone = [clusters_of(e, price) for e, price in zip(symbols, prices, strict=True)]
+    assert together == alone  # every field, to the last bit

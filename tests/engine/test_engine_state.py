@@ -164,3 +164,30 @@ def test_candles_latest_frame_wins_and_memory_is_capped():
     eng.process([candle(3, 4.5, False)])
     eng.refresh()
     assert eng.state.recent_candles("BTCUSDT")[-1].close == 4.5
+
+
+def test_a_symbol_whose_clusters_fail_is_recorded_and_every_other_one_is_refreshed(monkeypatch):
+    """The refresh computes every symbol's clusters at once; when that raises, each symbol is
+    computed alone, so only the failing one is left out (and the failure is counted)."""
+    from heatmap_engine import state as state_module
+
+    eng, _ = engine()
+    eng.process([liq("BTCUSDT", price=100.0, t=NOW - i) for i in range(6)])
+    eng.process([liq("ETHUSDT", price=200.0, t=NOW - i) for i in range(6)])
+    alone = state_module.compute_clusters
+
+    def batch(*args):
+        raise ValueError("the batch")
+
+    def one(times, prices, *rest):
+        if len(prices) and prices[0] == 200.0:
+            raise ValueError("ETHUSDT's events")
+        return alone(times, prices, *rest)
+
+    monkeypatch.setattr(state_module, "compute_many_clusters", batch)
+    monkeypatch.setattr(state_module, "compute_clusters", one)
+    eng.refresh(NOW)
+    (cluster,) = eng.snapshot("BTCUSDT").clusters
+    assert cluster.liquidation_count == 6 and cluster.price_level == 100.0
+    assert eng.snapshot("ETHUSDT") is None
+    assert eng.state.failures.as_dict() == {"refreshing ETHUSDT: ValueError": 1}

@@ -4,11 +4,16 @@ and readings that arrive before any price."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 from levels.support import DAY_T0, MINUTE, fill_store
 
 from heatmap_engine.history.sqlite_store import SqliteStore
 from heatmap_engine.levels import LevelsSettings, load_brackets
+from heatmap_engine.levels.layout import placements
+from heatmap_engine.levels.model import symbol_layout
 from heatmap_engine.levels.tracker import LevelsTracker
 from heatmap_engine.models import Candle, OpenInterest
 
@@ -86,3 +91,34 @@ def test_a_young_book_is_built_again_once_the_store_reaches_back(store):
     tracker.tick(["BTCUSDT"])
     assert tracker.version("BTCUSDT") != version
     assert tracker.unknown_share("BTCUSDT") < 0.5  # two days of warm-up placed most of it
+
+
+def test_a_seeded_book_keeps_only_its_pending_bars_placements(store):
+    """Bars after the store's newest reading wait in the book for the next one; their
+    placements (computed for the whole warm-up at once) are their own small arrays holding
+    the cells a placement of those bars alone holds, so the book does not keep the warm-up's
+    chunk of placements alive."""
+    fill_store(store, "BTCUSDT", 1443)  # readings every 5 min to minute 1440, bars to 1442
+    tracker = make({}, store)
+    tracker.tick(["BTCUSDT"])
+    book = tracker._books["BTCUSDT"].book
+    waiting = book.pending
+    assert [bar.open_ms for bar, _ in waiting] == [DAY_T0 + m * MINUTE for m in (1440, 1441, 1442)]
+    lows, highs = (np.array([getattr(bar, k) for bar, _ in waiting]) for k in ("low", "high"))
+    for (_, placed), alone in zip(waiting, placements(book.layout, lows, highs), strict=True):
+        assert placed.buckets.base is None and placed.share.base is None  # its own cells
+        used = placed.share != 0  # a chunk's placements are as wide as its widest bar's
+        assert np.array_equal(placed.buckets[used], alone.buckets[alone.share != 0])
+        assert np.array_equal(placed.share[used], alone.share[alone.share != 0])
+        assert placed.ends == alone.ends
+        assert placed.long_usd == pytest.approx(alone.long_usd, rel=1e-12)
+
+
+def test_every_layout_shares_one_array_of_offsets_and_ratios():
+    settings, table = LevelsSettings.from_env({}), load_brackets()
+    a, _ = symbol_layout(settings, "BTCUSDT", table)
+    b, _ = symbol_layout(settings, "ETHUSDT", table)
+    assert a is not b and a.offsets is b.offsets and a.ratios is b.ratios
+    assert a.offsets.tolist() == list(range(len(a.offsets)))
+    assert not a.ratios.flags.writeable
+    assert np.allclose(a.ratios, [math.exp(i * a.g) for i in range(len(a.offsets))], rtol=1e-15)
