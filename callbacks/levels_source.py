@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from dashboard.state import ViewState, default_symbol
+from dashboard.state import LEVELS_RANGES, ViewState, default_symbol
 from heatmap_engine.levels import LevelsInputError, LevelsResult
 from heatmap_engine.service import HeatmapService
+
+WARMED_RANGES = LEVELS_RANGES[:5]  # 12h, 24h, 3d, 7d, 30d: what stored data covers on day 1
 
 
 class Levels(NamedTuple):
@@ -34,9 +36,14 @@ def levels_result(service: HeatmapService, symbol: str, range_name: str, preset:
 
 
 def warm_default_view(service: HeatmapService) -> None:
-    """The page's first view (the default symbol, range and preset) counts as read, so the
-    service's refresher computes it as soon as it starts, before the first visitor asks."""
+    """The page's first symbol and preset count as read over Coinglass's ranges (12h … 30d,
+    ``WARMED_RANGES``), the default range last, so the service's refresher computes them as
+    soon as it starts (the page's own range first): the first visitor, and one who switches
+    range, find them computed. Like any view no one reads, they stop costing anything after
+    the refresher's read window."""
     refresher = service.levels.refresher
     if refresher is not None:
         state = ViewState(default_symbol(s for s in service.symbols if s != "all"))
-        refresher.read((state.symbol, state.levels_range, state.preset))
+        ranges = [r for r in WARMED_RANGES if r != state.levels_range]
+        for range_name in [*ranges, state.levels_range]:
+            refresher.read((state.symbol, range_name, state.preset))

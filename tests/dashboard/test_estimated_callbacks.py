@@ -181,18 +181,24 @@ def test_a_new_bar_shows_the_previous_result_marked_updating_until_the_new_one_i
     assert "updating" not in key and key.split("|")[6] == str(t + MINUTE_MS)
 
 
-def test_the_pages_first_view_counts_as_read_so_a_started_refresher_computes_it(service):
+def test_the_pages_first_symbol_counts_as_read_over_the_short_ranges_its_range_first(service):
     from api.settings import ApiSettings
     from app import create_app
 
     create_app(service.settings, service, start_engine=False, api_settings=ApiSettings.from_env({}))
     refresher = service.levels.refresher  # the service's own (attached, not started)
     default = ViewState("BTCUSDT")  # BTCUSDT is tracked: the page opens on it
-    assert refresher.due() == [("BTCUSDT", default.levels_range, default.preset)]
+    due = refresher.due()
+    assert due[0] == ("BTCUSDT", default.levels_range, default.preset)  # the page's own first
+    assert sorted(due) == sorted(
+        ("BTCUSDT", r, default.preset) for r in ("12h", "24h", "3d", "7d", "30d")
+    )
     runs = service.levels.runs
-    assert refresher.refresh_due() == 1 and service.levels.runs == runs + 1
+    ran = refresher.refresh_due()
+    assert ran >= 1 and service.levels.runs == runs + ran
+    assert ran + refresher.no_data == 5  # a range the stored data is too short for is counted
     service.levels.result("BTCUSDT", default.levels_range, default.preset)
-    assert service.levels.runs == runs + 1  # the first visitor finds it computed
+    assert service.levels.runs == runs + ran  # the first visitor finds it computed
 
 
 def _card(values, card: str) -> tuple[str, str]:
