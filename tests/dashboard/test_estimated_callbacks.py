@@ -11,6 +11,7 @@ import pytest
 from dash import Patch, no_update
 from dash.exceptions import PreventUpdate
 from helpers import wait_until
+from levels.support import refresher_looping
 
 from callbacks.views import OUTPUTS, render_views
 from dashboard import theme
@@ -138,12 +139,8 @@ def refreshing(service):
     stop = threading.Event()
     refresher = LevelsRefresher(service.levels, stop, tick_seconds=86_400.0)
     service.levels.refresher = refresher
-    thread = threading.Thread(target=refresher.run, name="heatmap-levels-refresh", daemon=True)
-    thread.start()
-    wait_until(lambda: refresher.passes >= 1, timeout=10)  # its first pass is done
-    yield refresher
-    stop.set()
-    thread.join(10)
+    with refresher_looping(refresher, stop):
+        yield refresher
 
 
 def _corner_notes(values) -> str:

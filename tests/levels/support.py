@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
+from helpers import wait_until
 
 from heatmap_engine.levels import Bar, Bars, LevelsBook, Readings
 from heatmap_engine.models import Candle, OpenInterest
@@ -78,3 +82,17 @@ def fill_store(store, symbol: str, minutes: int, seed: int = 1, start: int | Non
                               1000.0 * (1 + 0.01 * np.sin(i / 7)), None))
           for i in range(minutes // 5 + 1)]  # fmt: skip
     store.write_batch([], candles=candles, open_interest=oi)
+
+
+@contextmanager
+def refresher_looping(refresher, stop: threading.Event) -> Iterator[threading.Thread]:
+    """``refresher.run`` on its own thread, as the service runs it, once its first pass is done;
+    stopped (``stop`` set, the thread joined) on leaving."""
+    thread = threading.Thread(target=refresher.run, name="heatmap-levels-refresh", daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: refresher.passes >= 1, timeout=10)
+        yield thread
+    finally:
+        stop.set()
+        thread.join(10)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from helpers import wait_until
 from levels.support import DAY_T0 as T0
-from levels.support import MINUTE, fill_store
+from levels.support import MINUTE, fill_store, refresher_looping
 
 from heatmap_engine.history.sqlite_store import SqliteStore
 from heatmap_engine.levels import LevelsSettings
@@ -67,12 +67,8 @@ def parts(store):
 def running(parts):
     """The refresher's loop on its own thread, as the service runs it (stopped after)."""
     _, _, refresher, stop, _ = parts
-    thread = threading.Thread(target=refresher.run, name="heatmap-levels-refresh", daemon=True)
-    thread.start()
-    wait_until(lambda: refresher.passes >= 1, timeout=10)  # its first pass is done
-    yield thread
-    stop.set()
-    thread.join(10)
+    with refresher_looping(refresher, stop) as thread:
+        yield thread
 
 
 def independent(store: SqliteStore, view) -> object:
