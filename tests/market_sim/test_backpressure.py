@@ -118,7 +118,8 @@ def test_the_service_reports_how_far_its_data_is_behind_the_market_clock(
 def test_a_burst_longer_than_the_slow_consumer_time_is_not_mistaken_for_a_dead_reader(
     make_fake: MakeFake, connect: Connect
 ) -> None:
-    fake = make_fake(max_queued_frames=4, slow_consumer_seconds=0.2)
+    slow = 1.0  # a reader sending nothing this long while full is dropped
+    fake = make_fake(max_queued_frames=4, slow_consumer_seconds=slow)
     ws = connect(f"{fake.ws_market_base}/ws/{STREAM}", timeout=5.0)
     assert fake.wait_for_subscribers(STREAM)
     burst = [{"n": n, "pad": "x" * 2_000} for n in range(3_000)]  # one item, ~6 MB
@@ -129,12 +130,13 @@ def test_a_burst_longer_than_the_slow_consumer_time_is_not_mistaken_for_a_dead_r
 
     later = threading.Thread(target=publish_after)
     later.start()
-    received = 0
+    received, started = 0, time.monotonic()
     for _ in range(len(burst) + 1):
         ws.recv()
         received += 1
-        if received % 500 == 0:  # the scenario: a reader whose burst outlasts 0.2 s
-            time.sleep(0.05)
+        if received % 500 == 0:  # a reader whose burst outlasts ``slow``, each pause well within it
+            time.sleep(slow / 4)
     later.join(10)
     assert received == len(burst) + 1
+    assert time.monotonic() - started > slow  # the scenario: the burst outlasted ``slow``
     assert fake.stats()["slow_consumer_closes"] == 0 and fake.stats()["frames_dropped"] == 0
