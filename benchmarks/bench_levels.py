@@ -131,6 +131,7 @@ def warmed_books(count: int, settings: LevelsSettings) -> list[tuple[LevelsBook,
             bar._replace(open_ms=bar.open_ms + 288 * FIVE, end_ms=bar.end_ms + 288 * FIVE)
             for bar in hour.bars()
         ]
+        assert book.state is not None  # (reading it applies the warm-up's committed bars)
         out.append((book, shifted))
     return out
 
@@ -190,6 +191,7 @@ def memory() -> None:
         book.add_bar(bar, p)
         book.add_open_interest(t, v, bar.close)
     del placed
+    assert book.state is not None  # (reading it applies the committed bars: none queued)
     gc.collect()
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()

@@ -17,9 +17,10 @@ The method, in the order the README's methodology states it (each rule is one fu
 8. calibration: the book plus positions at unknown levels equals the reported open interest
    (``rules.net_flow``, ``book.apply_gap_change``).
 
-``book.apply_bar`` applies them to one bar; ``live.LevelsBook`` is the incremental model of a
-symbol (one bar and one reading at a time); ``run.run_levels`` runs it over stored series for
-any past ``at`` and range. Pure numpy: no web imports, nothing starts at import.
+``book.apply_bars`` applies them bar by bar (a loop compiled with numba); ``live.LevelsBook`` is
+the incremental model of a symbol (one bar and one reading at a time); ``run.run_levels`` runs it
+over stored series for any past ``at`` and range. numpy and numba: no web imports, nothing
+starts at import (the loop is compiled at its first call, then cached on disk).
 """
 
 from heatmap_engine.levels.brackets import BracketFileError, BracketTable, load_brackets

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from heatmap_engine.levels.book import Recording
 from heatmap_engine.levels.layout import Layout
 from heatmap_engine.levels.results import Grid, Predictions, Profile
 from heatmap_engine.levels.series import Bars
-from heatmap_engine.levels.state import Bar, BarOutcome, BookState
+from heatmap_engine.levels.state import BookState
 
 _MINUTE = 60_000
-_HELD_BYTES = 2**20  # column books held for one batch of ``GridRecorder._record``
 COLUMN_STEPS = tuple(
     m * _MINUTE for m in (1, 3, 5, 15, 30, 60, 120, 240, 360, 720, 1440, 2880, 4320, 10080)
 )
@@ -68,95 +68,62 @@ def row_edges(g: float, k_from: int, rows: int, m: int) -> tuple[np.ndarray, np.
 
 
 class GridRecorder:
-    """The hook (``LevelsBook.on_bar``) that keeps the range's predictions and columns.
-
-    A column's book (the window of ``stored`` and the sides' scales) is copied as the run
-    passes its last bar, and turned into the column's contracts and tier shares for a batch of
-    columns at once (``_record``): the same arithmetic as one column at a time, without a dozen
-    numpy calls on small arrays per column."""
+    """What a run keeps (``LevelsBook``'s recorder): the range's predictions, and each
+    column's book as the run passes the column's last bar, recorded by the compiled bar loop
+    (``book._record``) as contracts per side and bucket and each tier's share of a cell."""
 
     def __init__(self, plan: GridPlan, layout: Layout, bars: Bars) -> None:
         self.plan, self.layout, self.bars = plan, layout, bars
-        self.index = {t: i for i, t in enumerate(bars.open_ms.tolist())}
+        self.open_ms = bars.open_ms.astype(np.float64)
         column = bars.open_ms // plan.column_ms
         self.column_start = np.unique(column)
-        self.column = np.searchsorted(self.column_start, column).tolist()
-        self.last = np.r_[column[1:] != column[:-1], True].tolist()
+        self.column = np.searchsorted(self.column_start, column)
+        last = np.r_[column[1:] != column[:-1], True]
+        self.ends = np.where(last, self.column, -1)  # per bar: the column it ends, or -1
         n, columns = len(bars), len(self.column_start)
         buckets = plan.rows * plan.row_buckets
         # contracts per side and model bucket at each column's end (float32: half the memory)
         self.contracts = np.zeros((columns, 2, buckets), dtype=np.float32)
         # each side's split of a grid cell by leverage tier, in 255ths (a byte a tier and cell)
         self.tier_share = np.zeros((columns, 2, layout.rows, plan.rows), dtype=np.uint8)
-        held = max(1, min(columns, _HELD_BYTES // (2 * layout.rows * buckets * 8)))
-        self._held = np.empty((held, 2, layout.rows, buckets))  # the books of columns passed
-        self._held_scale = np.empty((held, 2, 1))
-        self._held_columns: list[int] = []  # the columns whose books are held, not recorded
-        self._summed = np.empty((held, 2, buckets))  # scratch of ``_record``
-        self._rows = np.empty((held, 2, layout.rows, plan.rows)) if plan.row_buckets > 1 else None
-        self._share = np.empty((held, 2, layout.rows, plan.rows))
-        self._long, self._short = [0.0] * n, [0.0] * n  # predicted liquidations per bar
-        self._committed = [False] * n
+        self._long, self._short = np.zeros(n), np.zeros(n)  # predicted liquidations per bar
+        self._committed = np.zeros(n, dtype=bool)
         self.unknown_share_start: float | None = None
 
-    def __call__(self, bar: Bar, outcome: BarOutcome, state: BookState, committed: bool) -> None:
-        i = self.index.get(bar.open_ms)
-        if i is None:
-            return
-        self._long[i], self._short[i] = outcome.long_usd, outcome.short_usd
-        self._committed[i] = committed
-        if self.unknown_share_start is None:
-            standing = state.standing
-            unknown = state.unknown[0] + state.unknown[1]
-            self.unknown_share_start = unknown / standing if standing > 0 else 0.0
-        if self.last[i]:
-            column, held_columns = self.column[i], self._held_columns
-            if held_columns and column != held_columns[-1] + 1:
-                self._record()  # a batch is a run of consecutive columns
-            held, a = len(self._held_columns), self.plan.k_from - state.k0
-            # (the run reserved the whole window)
-            self._held[held] = state.stored[:, :, a : a + self._held.shape[3]]
-            self._held_scale[held, :, 0] = state.scale
-            self._held_columns.append(column)
-            if held + 1 == len(self._held):
-                self._record()
+    def _index(self, bars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the range's index of each bar, whether it is in the range)."""
+        i = np.searchsorted(self.open_ms, bars[:, 0])
+        inside = i < len(self.open_ms)
+        inside[inside] = self.open_ms[i[inside]] == bars[inside, 0]
+        return np.where(inside, i, 0), inside
 
-    def _record(self) -> None:
-        """The held columns' contracts (per bucket: the tiers summed, times the side's scale)
-        and each tier's share of a cell's contracts, in 255ths (the side's scale is common to
-        its tiers; within a row the buckets' prices differ by under 1 %, so a share of
-        contracts is the share of the USD to that precision). Scratch arrays are reused."""
-        columns, plan = self._held_columns, self.plan
-        n = len(columns)
-        if not n:
+    def recording(self, bars: np.ndarray) -> Recording | None:
+        i, inside = self._index(bars)
+        ends = np.where(inside, self.ends[i], -1).astype(np.int64)
+        if not (ends >= 0).any():
+            return None
+        plan = self.plan
+        return Recording(ends, plan.k_from, plan.row_buckets, self.contracts, self.tier_share)
+
+    def take(self, bars: np.ndarray, outcomes: np.ndarray, committed: bool) -> None:
+        i, inside = self._index(bars)
+        if not inside.any():
             return
-        stored, tiers_summed, share = self._held[:n], self._summed[:n], self._share[:n]
-        np.add.reduce(stored, axis=2, out=tiers_summed)
-        at = slice(columns[0], columns[0] + n)
-        np.multiply(tiers_summed, self._held_scale[:n], out=self.contracts[at])
-        if plan.row_buckets == 1:  # a row is a bucket: its tiers summed are the cell's total
-            rows, total = stored, tiers_summed
-        else:
-            shape = (*stored.shape[:3], plan.rows, plan.row_buckets)
-            rows = np.add.reduce(stored.reshape(shape), axis=4, out=self._rows[:n])
-            total = np.add.reduce(rows, axis=2)
-        # a cell without contracts has no share: dividing by infinity (not a masked divide)
-        total = np.where(total > 0, total, np.inf)[:, :, None, :]
-        np.divide(rows, total, out=share)
-        np.multiply(share, 255.0, out=share)
-        np.rint(share, out=self.tier_share[at], casting="unsafe")
-        self._held_columns = []
+        at = i[inside]
+        self._long[at], self._short[at] = outcomes[inside, 0], outcomes[inside, 1]
+        self._committed[at] = committed
+        if self.unknown_share_start is None:
+            self.unknown_share_start = float(outcomes[inside, 4][0])
 
     def predictions(self) -> Predictions:
         return Predictions(
             self.bars.open_ms,
-            np.array(self._long, dtype=np.float64),
-            np.array(self._short, dtype=np.float64),
-            np.array(self._committed, dtype=bool),
+            self._long.copy(),
+            self._short.copy(),
+            self._committed.copy(),
         )
 
     def grid(self) -> Grid:
-        self._record()
         plan, g, bars = self.plan, self.layout.g, self.bars
         usd = self.contracts * np.exp((np.arange(plan.k_from, plan.k_to) + 0.5) * g).astype(
             np.float32

@@ -116,31 +116,79 @@ def _ratios(count: int, g: float) -> np.ndarray:
     return out
 
 
-class Placement(NamedTuple):
-    """Where the contracts opened in a bar land (``rules.level_masses``): per contract opened
-    on a side, the share of each row (tier) and bucket, and the USD at those levels."""
+class PlacementChunk(NamedTuple):
+    """Where the contracts opened in each of ``T`` bars land (``rules.level_masses``): per
+    contract opened on a side, the share of each row (tier) and bucket, and the USD at those
+    levels. Row ``t`` is bar ``t``'s; the rows are padded alike to ``C`` buckets."""
 
-    buckets: np.ndarray  # (2·J, C) bucket index of each cell, long rows then short rows
-    share: np.ndarray  # (2·J, C) tier weight × share of the row's contracts in the cell
-    long_usd: float  # USD at the levels of one long contract opened in the bar
-    short_usd: float
-    ends: tuple[int, int, int, int]  # lowest and highest bucket used, long then short
-    # ``buckets`` as indices into ``BookState.flat`` of the book whose ``row_base`` this is
-    flat: np.ndarray | None = None
-    flat_base: np.ndarray | None = None
+    start: np.ndarray  # (T, 2·J) int64: first bucket of each row's cells, long rows then short
+    share: np.ndarray  # (T, 2·J, C) tier weight × share of the row's contracts in the cell
+    long_usd: np.ndarray  # (T,) USD at the levels of one long contract opened in the bar
+    short_usd: np.ndarray  # (T,)
+    ends: np.ndarray  # (T, 4) int64: lowest and highest bucket used, long then short
+
+    def rows(self, a: int, b: int) -> PlacementChunk:
+        return PlacementChunk(*(column[a:b] for column in self))
+
+
+class Placement(NamedTuple):
+    """One bar's placement: row ``index`` of ``chunk``."""
+
+    chunk: PlacementChunk
+    index: int
+
+    @property
+    def buckets(self) -> np.ndarray:
+        """(2·J, C) bucket index of each cell."""
+        width = self.chunk.share.shape[2]
+        return self.chunk.start[self.index][:, None] + np.arange(width)
+
+    @property
+    def share(self) -> np.ndarray:
+        return self.chunk.share[self.index]
+
+    @property
+    def long_usd(self) -> float:
+        return float(self.chunk.long_usd[self.index])
+
+    @property
+    def short_usd(self) -> float:
+        return float(self.chunk.short_usd[self.index])
+
+    @property
+    def ends(self) -> tuple[int, int, int, int]:
+        return tuple(self.chunk.ends[self.index].tolist())
 
     def own(self) -> Placement:
-        """The same placement holding copies of its own cells: one of ``placements`` is a view
-        into its whole chunk's arrays (up to 1,024 bars'), which it keeps alive."""
-        flat = None if self.flat is None else self.flat.copy()
-        return self._replace(buckets=self.buckets.copy(), share=self.share.copy(), flat=flat)
+        """The same placement holding copies of its own row: one of ``placements`` is a row of
+        its whole chunk's arrays (up to 1,024 bars'), which it keeps alive."""
+        i = self.index
+        return Placement(PlacementChunk(*(c[i : i + 1].copy() for c in self.chunk)), 0)
 
 
-def placements(
-    layout: Layout, low: np.ndarray, high: np.ndarray, row_base: np.ndarray | None = None
-) -> list[Placement]:
-    """The placement of every bar with these lows and highs (vectorised, in chunks); with a
-    book's ``row_base``, also as indices into that book's ``flat`` (a run over series)."""
+def stack(placed: Sequence[Placement]) -> PlacementChunk:
+    """The placements of consecutive bars as one chunk: a slice of their chunk's arrays when
+    they are its consecutive rows (a run over series), else copies padded to a common width."""
+    first = placed[0]
+    chunk, a = first.chunk, first.index
+    if all(p.chunk is chunk for p in placed) and placed[-1].index - a == len(placed) - 1:
+        return chunk.rows(a, a + len(placed))
+    width = max(p.chunk.share.shape[2] for p in placed)
+    share = np.zeros((len(placed), first.chunk.share.shape[1], width))
+    for t, p in enumerate(placed):
+        row = p.chunk.share[p.index]
+        share[t, :, : row.shape[1]] = row
+    return PlacementChunk(
+        np.array([p.chunk.start[p.index] for p in placed], dtype=np.int64),
+        share,
+        np.array([p.chunk.long_usd[p.index] for p in placed]),
+        np.array([p.chunk.short_usd[p.index] for p in placed]),
+        np.array([p.chunk.ends[p.index] for p in placed], dtype=np.int64),
+    )
+
+
+def placements(layout: Layout, low: np.ndarray, high: np.ndarray) -> list[Placement]:
+    """The placement of every bar with these lows and highs (vectorised, in chunks)."""
     out: list[Placement] = []
     for a in range(0, len(low), _CHUNK):
         lo, hi = np.log(low[a : a + _CHUNK]), np.log(high[a : a + _CHUNK])
@@ -149,23 +197,15 @@ def placements(
         share = unit * np.concatenate([layout.weights, layout.weights])[:, None]
         row_usd = (share @ layout.ratios[:width]) * np.exp((start + 0.5) * layout.g)
         j = layout.rows
-        long_usd = row_usd[:, :j].sum(axis=1).tolist()
-        short_usd = row_usd[:, j:].sum(axis=1).tolist()
-        buckets = start[:, :, None] + layout.offsets[:width]
         ends = start[:, list(layout.extreme_rows)]
         ends[:, 1] += count - 1
         ends[:, 3] += count - 1
-        flat = None if row_base is None else buckets + row_base
-        for t, edge in enumerate(ends.tolist()):
-            out.append(
-                Placement(
-                    buckets[t],
-                    share[t],
-                    long_usd[t],
-                    short_usd[t],
-                    tuple(edge),
-                    None if flat is None else flat[t],
-                    row_base,
-                )
-            )
+        chunk = PlacementChunk(
+            start,
+            np.ascontiguousarray(share),
+            row_usd[:, :j].sum(axis=1),
+            row_usd[:, j:].sum(axis=1),
+            np.ascontiguousarray(ends, dtype=np.int64),
+        )
+        out.extend(Placement(chunk, t) for t in range(len(start)))
     return out

@@ -17,21 +17,32 @@ The book starts at the first reading; bars that ended by then are not modelled (
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from heatmap_engine.levels import rules
-from heatmap_engine.levels.book import apply_bar
+from heatmap_engine.levels.book import OUTCOME_COLUMNS, Recording, apply_bars, bars_array
 from heatmap_engine.levels.book import apply_gap_change as _gap_change
 from heatmap_engine.levels.grid import build_profile
-from heatmap_engine.levels.layout import Layout, Placement, placements
+from heatmap_engine.levels.layout import Layout, Placement, placements, stack
 from heatmap_engine.levels.model import tier_labels
 from heatmap_engine.levels.results import BookSnapshot, Predictions
 from heatmap_engine.levels.state import Bar, BarOutcome, BookState
 
-BarHook = Callable[[Bar, BarOutcome, BookState, bool], None]  # (…, committed)
+_QUEUE = 1024  # committed bars applied together at the latest (runs over series: per chunk)
+
+
+class Recorder(Protocol):
+    """What a run keeps of the bars a book applies (``grid.GridRecorder``)."""
+
+    def recording(self, bars: np.ndarray) -> Recording | None:
+        """Where the columns these bars end go (None: none of them ends one)."""
+
+    def take(self, bars: np.ndarray, outcomes: np.ndarray, committed: bool) -> None:
+        """The bars' outcomes (``book.apply_bars``), once applied."""
 
 
 @dataclass
@@ -54,14 +65,18 @@ class OutcomeLog:
         self.contracts = np.zeros((2, capacity))
         self.count = 0  # ever appended
 
-    def append(self, outcome: BarOutcome) -> None:
-        if not self.capacity:
+    def extend(self, open_ms: np.ndarray, outcomes: np.ndarray) -> None:
+        """Outcomes (``book.apply_bars``'s rows) of bars opening at ``open_ms``."""
+        count = len(open_ms)
+        keep = min(count, self.capacity)
+        if not keep:
+            self.count += count
             return
-        i = self.count % self.capacity
-        columns, contracts = self.columns, self.contracts
-        columns[0, i], columns[1, i], columns[2, i] = outcome[:3]
-        contracts[0, i], contracts[1, i] = outcome[3:]
-        self.count += 1
+        at = (self.count + count - keep + np.arange(keep)) % self.capacity
+        self.columns[0, at] = open_ms[count - keep :]
+        self.columns[1:, at] = outcomes[count - keep :, :2].T
+        self.contracts[:, at] = outcomes[count - keep :, 2:4].T
+        self.count += count
 
     def __len__(self) -> int:
         return min(self.count, self.capacity)
@@ -92,17 +107,19 @@ class LevelsBook:
         self,
         layout: Layout,
         oi_gap_ms: float,
-        on_bar: BarHook | None = None,
+        recorder: Recorder | None = None,
         keep_outcomes: int = 1440,
     ) -> None:
         self.layout = layout
         self.oi_gap_ms = oi_gap_ms
-        self.on_bar = on_bar
-        self.state: BookState | None = None
+        self.recorder = recorder
+        self._state: BookState | None = None
+        # committed bars not applied yet, with their changes: applied together (``_flush``)
+        self._queue: list[tuple[Bar, Placement, float]] = []
         self.pending: list[tuple[Bar, Placement | None]] = []
         self.reference: tuple[int, float] | None = None  # (time, contracts) last committed
         self.started_ms: int | None = None  # time of the first reading
-        self.recent = OutcomeLog(keep_outcomes)
+        self._recent = OutcomeLog(keep_outcomes)
         self.counters = FeedCounters()
         self._last_bar_ms: int | None = None
         self._last_reading_ms: int | None = None
@@ -128,7 +145,7 @@ class LevelsBook:
             self.pending = []
         elif self._provisional is not None:
             state, outcomes = self._provisional
-            outcomes.append(apply_bar(state, bar, 0.0, placement))
+            outcomes.extend(_outcomes(*_apply(state, [(bar, placement)], [0.0])))
 
     def add_open_interest(self, time_ms: int, contracts: float, price: float) -> None:
         """A reading (contracts, at the market ``price`` of its time; ascending times)."""
@@ -136,8 +153,8 @@ class LevelsBook:
             self.counters.readings_out_of_order += 1
             return
         self._last_reading_ms = time_ms
-        if self.state is None:
-            self.state = BookState.seed(self.layout, contracts, price, time_ms)
+        if self._state is None:
+            self._state = BookState.seed(self.layout, contracts, price, time_ms)
             self.reference = (time_ms, contracts)
             self.started_ms = time_ms
             return
@@ -163,6 +180,20 @@ class LevelsBook:
             self._commit(group, (change * _weights([bar for bar, _ in group])).tolist())
         self.reference = (time_ms, contracts)
 
+    @property
+    def recent(self) -> OutcomeLog:
+        """The last committed bars' outcomes (``keep_outcomes`` of them)."""
+        if self._queue:
+            self._flush()
+        return self._recent
+
+    @property
+    def state(self) -> BookState | None:
+        """The book with every committed bar applied (None before the first reading)."""
+        if self._queue:
+            self._flush()
+        return self._state
+
     def provisional(self) -> tuple[BookState, list[BarOutcome]]:
         """The book with the pending bars applied (no OI change), and their outcomes. Cached;
         do not modify the returned state."""
@@ -170,18 +201,17 @@ class LevelsBook:
             raise ValueError("no open-interest reading yet")
         if self._provisional is None:
             state = self.state.copy()
-            outcomes = [apply_bar(state, bar, 0.0, placed) for bar, placed in self.pending]
+            outcomes = _outcomes(*_apply(state, self.pending, [0.0] * len(self.pending)))
             self._provisional = (state, outcomes)
         return self._provisional
 
-    def finish(self, on_bar: BarHook) -> BookState | None:
-        """Apply the pending bars to a copy as in ``provisional``, calling ``on_bar`` for each
-        (committed False); returns that copy (None before the first reading)."""
+    def finish(self, recorder: Recorder) -> BookState | None:
+        """Apply the pending bars to a copy as in ``provisional``, giving ``recorder`` their
+        outcomes (committed False); returns that copy (None before the first reading)."""
         if self.state is None:
             return None
         state = self.state.copy()
-        for bar, placed in self.pending:
-            on_bar(bar, apply_bar(state, bar, 0.0, placed), state, False)
+        _apply(state, self.pending, [0.0] * len(self.pending), recorder, committed=False)
         return state
 
     def snapshot(self, row_buckets: int = 1) -> BookSnapshot | None:
@@ -213,15 +243,69 @@ class LevelsBook:
             return 1.0 if state is None else 0.0
         return (state.unknown[0] + state.unknown[1]) / state.standing
 
-    def _commit(self, bars: Sequence[tuple[Bar, Placement | None]], changes) -> None:
-        state, hook, recent = self.state, self.on_bar, self.recent
-        assert state is not None
+    def _commit(self, bars: Sequence[tuple[Bar, Placement]], changes) -> None:
         self._provisional = None
-        for (bar, placed), change in zip(bars, changes, strict=True):
-            outcome = apply_bar(state, bar, change, placed)
-            recent.append(outcome)
-            if hook is not None:
-                hook(bar, outcome, state, True)
+        self._queue.extend(
+            (bar, placed, change) for (bar, placed), change in zip(bars, changes, strict=True)
+        )
+        if len(self._queue) >= _QUEUE:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Apply the committed bars in the queue, in order, and keep their outcomes."""
+        queue, self._queue = self._queue, []
+        assert self._state is not None
+        bars = [(bar, placed) for bar, placed, _ in queue]
+        self._recent.extend(*_apply(self._state, bars, [c for _, _, c in queue], self.recorder))
+
+
+def _apply(
+    state: BookState,
+    bars: Sequence[tuple[Bar, Placement]],
+    changes: Sequence[float],
+    recorder: Recorder | None = None,
+    committed: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``book.apply_bars`` over bars given with their placements: in runs of consecutive rows
+    of one placement chunk (a run over series: one call per chunk), else a few at a time.
+    Returns the bars' open times and outcomes (``book.apply_bars``'s rows)."""
+    if not bars:
+        return np.zeros(0), np.zeros((0, len(OUTCOME_COLUMNS)))
+    rows = bars_array([bar for bar, _ in bars])
+    recording = recorder.recording(rows) if recorder is not None else None
+    out, a = [], 0
+    while a < len(bars):
+        b = a + 1
+        chunk, index = bars[a][1]
+        while b < len(bars) and bars[b][1].chunk is chunk and bars[b][1].index == index + b - a:
+            b += 1
+        if b - a == 1:  # not one chunk's consecutive rows: stack a few (padded copies)
+            while (
+                b < len(bars)
+                and b - a < 64
+                and (b + 1 == len(bars) or bars[b + 1][1].chunk is not bars[b][1].chunk)
+            ):
+                b += 1
+        part = None if recording is None else recording._replace(column=recording.column[a:b])
+        out.append(
+            apply_bars(
+                state,
+                rows[a:b],
+                np.asarray(changes[a:b], dtype=np.float64),
+                stack([placed for _, placed in bars[a:b]]),
+                part,
+            )
+        )
+        a = b
+    outcomes = out[0] if len(out) == 1 else np.concatenate(out)
+    if recorder is not None:
+        recorder.take(rows, outcomes, committed)
+    return rows[:, 0], outcomes
+
+
+def _outcomes(open_ms: np.ndarray, outcomes: np.ndarray) -> list[BarOutcome]:
+    times = open_ms.astype(np.int64).tolist()
+    return [BarOutcome(t, *row) for t, row in zip(times, outcomes[:, :4].tolist(), strict=True)]
 
 
 def _weights(bars: Sequence[Bar]) -> np.ndarray:

@@ -22,7 +22,6 @@ from heatmap_engine.levels.series import Bars, LevelsInputError, Readings
 from heatmap_engine.levels.settings import LevelsSettings
 
 HOUR_MS = 3_600_000
-_CHUNK = 1024  # bars whose placements are computed at once
 RANGES_MS = {
     "12h": 12 * HOUR_MS,
     "24h": 24 * HOUR_MS,
@@ -59,7 +58,7 @@ def run_levels(
     )
     recorder = GridRecorder(plan, layout, span.in_range)
     book = LevelsBook(
-        layout, settings.levels_oi_gap_minutes * 60_000.0, on_bar=recorder, keep_outcomes=0
+        layout, settings.levels_oi_gap_minutes * 60_000.0, recorder=recorder, keep_outcomes=0
     )  # the recorder keeps the range's predictions
     _feed(book, span.fed, span.readings, plan)
     final = book.finish(recorder) or book.state
@@ -116,7 +115,7 @@ class _Span:
 
 def _feed(book: LevelsBook, bars: Bars, readings: Readings, plan: GridPlan) -> None:
     """Bars and readings in time order. Once the first reading has made the book, its buckets
-    are reserved for the whole run; the bars' placements are computed a chunk at a time."""
+    are reserved for the whole run (the grid's window among them)."""
     layout = book.layout
     lo = min(plan.k_from, math.floor(math.log(bars.low.min()) / layout.g + layout.shifts.min()))
     top = math.log(bars.high.max()) / layout.g + float((layout.shifts + layout.widths).max())
@@ -124,18 +123,16 @@ def _feed(book: LevelsBook, bars: Bars, readings: Readings, plan: GridPlan) -> N
     times, values = readings.time_ms.tolist(), readings.contracts.tolist()
     prices = bars.price_at(readings.time_ms).tolist()
     add_bar, add_reading = book.add_bar, book.add_open_interest
-    r, count, placed, first = 0, len(times), [], 0
-    for n, bar in enumerate(bars.bars()):
+    placed = placements(layout, bars.low, bars.high)
+    r, count = 0, len(times)
+    for bar, placement in zip(bars.bars(), placed, strict=True):
         while r < count and times[r] < bar.end_ms:
-            fresh = book.state is None
+            fresh = book.started_ms is None
             add_reading(times[r], values[r], prices[r])
-            if fresh and book.state is not None:
+            if fresh and book.started_ms is not None:
                 book.state.reserve(lo - 1, hi)
             r += 1
-        if n - first >= len(placed) and book.state is not None:
-            first, end = n, n + _CHUNK
-            placed = placements(layout, bars.low[n:end], bars.high[n:end], book.state.row_base)
-        add_bar(bar, placed[n - first] if n - first < len(placed) else None)
+        add_bar(bar, placement)
     for t, v, p in zip(times[r:], values[r:], prices[r:], strict=True):
         add_reading(t, v, p)
 

@@ -19,6 +19,7 @@ import numpy as np
 from heatmap_engine.levels.layout import Layout
 
 LONG, SHORT = 0, 1
+USD = 3  # the row of ``BookState.sides`` with the USD of the placed levels
 EMPTY = (2**62, -(2**62))  # (lowest, highest) bucket of a side without levels
 _GROW = 256  # buckets added beyond what a growth needs
 
@@ -46,10 +47,11 @@ class BarOutcome(NamedTuple):
     short_contracts: float
 
 
-@dataclass
+@dataclass(frozen=True)
 class Ledger:
     """Cumulative contracts (all positions) and USD (placed levels) of one book: seeded +
-    opened = closed + decayed + consumed + standing, in both units."""
+    opened = closed + decayed + consumed + standing, in both units (a copy of
+    ``BookState.totals``, in this order)."""
 
     seeded: float = 0.0
     opened: float = 0.0
@@ -64,28 +66,18 @@ class Ledger:
 
 @dataclass
 class BookState:
-    """The mutable state of one symbol's book (one writer; ``copy`` to hand it on)."""
+    """The mutable state of one symbol's book (one writer; ``copy`` to hand it on). Its numbers
+    are arrays that the compiled bar loop (``book``) changes in place."""
 
     layout: Layout
     k0: int
     stored: np.ndarray  # (2, J, K)
     mids: np.ndarray  # (K,) middle price of each bucket
-    scale: list[float]  # per side
-    unknown: list[float]  # contracts at unknown levels, per side
-    placed: list[float]  # contracts at known levels, per side
-    usd: list[float]  # USD of the placed levels, per side
-    extent: list[int]  # [lowest long bucket, highest long, lowest short, highest short]
+    sides: np.ndarray  # (4, 2): per side the scale, contracts at unknown levels, placed, USD
+    bounds: np.ndarray  # (4,) int64: lowest long bucket, highest long, lowest short, highest
     last_close: float
     last_end_ms: int
-    ledger: Ledger = field(default_factory=Ledger)
-    flat: np.ndarray = field(init=False, repr=False)  # ``stored`` as one flat view
-    row_base: np.ndarray = field(init=False, repr=False)  # see ``_row_base``
-    per_row: np.ndarray = field(init=False, repr=False)  # scratch of ``book._open``
-
-    def __post_init__(self) -> None:
-        self.flat = self.stored.reshape(-1)
-        self.row_base = _row_base(self)
-        self.per_row = np.zeros((2 * self.layout.rows, 1))
+    totals: np.ndarray = field(default_factory=lambda: np.zeros(9))  # ``Ledger``'s order
 
     @classmethod
     def seed(cls, layout: Layout, contracts: float, price: float, end_ms: int) -> BookState:
@@ -94,20 +86,19 @@ class BookState:
         default 0.1 % buckets; a book's levels span ~420 buckets) and grow when levels land
         outside; their size changes no number (``tests/levels/test_book_extent.py``)."""
         k0, size = layout.index(price) - 2 * _GROW, 4 * _GROW
+        sides = np.zeros((4, 2))
+        sides[0], sides[1] = 1.0, contracts / 2
         state = cls(
             layout,
             k0,
             np.zeros((2, layout.rows, size)),
             _mids(layout.g, k0, size),
-            [1.0, 1.0],
-            [contracts / 2, contracts / 2],
-            [0.0, 0.0],
-            [0.0, 0.0],
-            [*EMPTY, *EMPTY],
+            sides,
+            np.array([*EMPTY, *EMPTY], dtype=np.int64),
             price,
             end_ms,
         )
-        state.ledger.seeded = contracts
+        state.totals[0] = contracts
         return state
 
     def copy(self) -> BookState:
@@ -116,15 +107,41 @@ class BookState:
             self.k0,
             self.stored.copy(),
             self.mids,
-            list(self.scale),
-            list(self.unknown),
-            list(self.placed),
-            list(self.usd),
-            list(self.extent),
+            self.sides.copy(),
+            self.bounds.copy(),
             self.last_close,
             self.last_end_ms,
-            Ledger(**vars(self.ledger)),
+            self.totals.copy(),
         )
+
+    @property
+    def ledger(self) -> Ledger:
+        return Ledger(*self.totals.tolist())
+
+    @property
+    def scale(self) -> list[float]:
+        """Per side: the stored levels times this are contracts."""
+        return self.sides[0].tolist()
+
+    @property
+    def unknown(self) -> list[float]:
+        """Contracts at unknown levels, per side."""
+        return self.sides[1].tolist()
+
+    @property
+    def placed(self) -> list[float]:
+        """Contracts at known levels, per side."""
+        return self.sides[2].tolist()
+
+    @property
+    def usd(self) -> list[float]:
+        """USD of the placed levels, per side."""
+        return self.sides[USD].tolist()
+
+    @property
+    def extent(self) -> list[int]:
+        """[lowest long bucket, highest long, lowest short, highest short]."""
+        return self.bounds.tolist()
 
     @property
     def size(self) -> int:
@@ -133,11 +150,11 @@ class BookState:
     @property
     def standing(self) -> float:
         """Contracts standing: placed and at unknown levels, both sides."""
-        return self.placed[0] + self.placed[1] + self.unknown[0] + self.unknown[1]
+        return float(self.sides[1:3].sum())
 
     def mass(self) -> np.ndarray:
         """(2, J, K) contracts per side, tier and bucket (a new array)."""
-        return self.stored * np.array(self.scale)[:, None, None]
+        return self.stored * self.sides[0][:, None, None]
 
     def side_usd(self, k_from: int, k_to: int) -> np.ndarray:
         """(2, k_to − k_from) USD per side of buckets ``k_from … k_to−1`` (zeros outside)."""
@@ -146,17 +163,18 @@ class BookState:
         if a < b:
             i, j = a - self.k0, b - self.k0
             out[:, a - k_from : b - k_from] = self.stored[:, :, i:j].sum(axis=1) * self.mids[i:j]
-            out *= np.array(self.scale)[:, None]
+            out *= self.sides[0][:, None]
         return out
 
     def tier_usd(self) -> tuple[int, np.ndarray]:
         """(first bucket, (2, J, n) USD per side and tier) over the occupied buckets."""
-        lo = min(self.extent[0], self.extent[2])
-        hi = max(self.extent[1], self.extent[3])
+        extent = self.bounds.tolist()
+        lo = min(extent[0], extent[2])
+        hi = max(extent[1], extent[3])
         if hi < lo:
             return self.layout.index(self.last_close), np.zeros((2, self.layout.rows, 0))
         i, j = lo - self.k0, hi + 1 - self.k0
-        return lo, self.stored[:, :, i:j] * self.mids[i:j] * np.array(self.scale)[:, None, None]
+        return lo, self.stored[:, :, i:j] * self.mids[i:j] * self.sides[0][:, None, None]
 
     def reserve(self, lo: int, hi: int) -> None:
         """Make room for buckets ``lo … hi`` (and some more)."""
@@ -169,22 +187,7 @@ class BookState:
         stored[:, :, at] = self.stored
         self.k0, self.stored = k0, stored
         self.mids = _mids(self.layout.g, k0, end - k0)
-        self.flat = self.stored.reshape(-1)
-        self.row_base = _row_base(self)
-
-    def fold_scale(self, side: int) -> None:
-        """Multiply one side's stored levels by its scale and reset the scale to 1."""
-        lo, hi = self.extent[2 * side], self.extent[2 * side + 1]
-        if hi >= lo:
-            i, j = lo - self.k0, hi + 1 - self.k0
-            self.stored[side, :, i:j] *= self.scale[side]
-        self.scale[side] = 1.0
 
 
 def _mids(g: float, k0: int, size: int) -> np.ndarray:
     return np.exp((np.arange(k0, k0 + size) + 0.5) * g)
-
-
-def _row_base(state: BookState) -> np.ndarray:
-    """(2·J, 1) flat index in ``stored`` of each row's bucket 0 (bucket ``k`` adds ``k``)."""
-    return (np.arange(2 * state.layout.rows) * state.size - state.k0)[:, None]

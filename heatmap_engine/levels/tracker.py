@@ -7,7 +7,7 @@ series feeds them. From then on, every ``levels_live_tick_seconds``, each book t
 is new: the closed 1m candles the engine published since its last bar (a candle is closed when
 its kline frame says so or when a later candle has opened) and the readings the open-interest
 poller handed over since (``add_reading``). A tick never recomputes a book; its cost is one
-``apply_bar`` per closed candle and symbol (``benchmarks/bench_levels.py`` measures 400 symbols).
+``apply_bars`` per closed candle and symbol (``benchmarks/bench_levels.py`` measures 400 symbols).
 
 Without a store (``HEATMAP_HISTORY=0``) a book starts at the first polled reading. A symbol whose
 store holds no open interest yet (the backfill has not reached it) is tried again a minute later.

@@ -106,7 +106,8 @@ def test_a_seeded_book_keeps_only_its_pending_bars_placements(store):
     assert [bar.open_ms for bar, _ in waiting] == [DAY_T0 + m * MINUTE for m in (1440, 1441, 1442)]
     lows, highs = (np.array([getattr(bar, k) for bar, _ in waiting]) for k in ("low", "high"))
     for (_, placed), alone in zip(waiting, placements(book.layout, lows, highs), strict=True):
-        assert placed.buckets.base is None and placed.share.base is None  # its own cells
+        chunk = placed.chunk  # its own cells: one row, arrays that are no other's views
+        assert len(chunk.start) == 1 and all(column.base is None for column in chunk)
         used = placed.share != 0  # a chunk's placements are as wide as its widest bar's
         assert np.array_equal(placed.buckets[used], alone.buckets[alone.share != 0])
         assert np.array_equal(placed.share[used], alone.share[alone.share != 0])
