@@ -21,7 +21,7 @@ from heatmap_engine.levels import rules
 from heatmap_engine.levels.formula import Cohort
 
 MAX_BAR_RATIO = 100.0  # a bar's high / low beyond this is refused as input (series.py)
-_CHUNK = 1024  # bars whose placements are computed at once
+CHUNK = 1024  # bars whose placements are computed at once
 
 
 @dataclass(frozen=True)
@@ -190,8 +190,8 @@ def stack(placed: Sequence[Placement]) -> PlacementChunk:
 def placements(layout: Layout, low: np.ndarray, high: np.ndarray) -> list[Placement]:
     """The placement of every bar with these lows and highs (vectorised, in chunks)."""
     out: list[Placement] = []
-    for a in range(0, len(low), _CHUNK):
-        lo, hi = np.log(low[a : a + _CHUNK]), np.log(high[a : a + _CHUNK])
+    for a in range(0, len(low), CHUNK):
+        lo, hi = np.log(low[a : a + CHUNK]), np.log(high[a : a + CHUNK])
         start, unit, count = rules.level_masses(lo, hi, layout.shifts, layout.widths, layout.g)
         width = unit.shape[2]
         share = unit * np.concatenate([layout.weights, layout.weights])[:, None]

@@ -32,8 +32,6 @@ from heatmap_engine.levels.model import tier_labels
 from heatmap_engine.levels.results import BookSnapshot, Predictions
 from heatmap_engine.levels.state import Bar, BarOutcome, BookState
 
-_QUEUE = 1024  # committed bars applied together at the latest (runs over series: per chunk)
-
 
 class Recorder(Protocol):
     """What a run keeps of the bars a book applies (``grid.GridRecorder``)."""
@@ -109,8 +107,13 @@ class LevelsBook:
         oi_gap_ms: float,
         recorder: Recorder | None = None,
         keep_outcomes: int = 1440,
+        batch: int = 1,
     ) -> None:
+        """``batch``: committed bars are applied once this many are queued (or when the state
+        is read); a run over series queues a chunk of placements at a time, a live book none
+        (a queued bar keeps its placement's whole chunk alive)."""
         self.layout = layout
+        self.batch = batch
         self.oi_gap_ms = oi_gap_ms
         self.recorder = recorder
         self._state: BookState | None = None
@@ -219,7 +222,13 @@ class LevelsBook:
         book's profile in rows of ``row_buckets`` buckets and the kept predictions."""
         if self.state is None:
             return None
-        state, outcomes = self.provisional()
+        if self._provisional is not None:
+            state, outcomes = self._provisional
+        elif not self.pending:  # the book itself (only read here)
+            state, outcomes = self.state, []
+        else:  # a copy with the pending bars, not kept: ~80 KiB a book, and a few bars to redo
+            state = self.state.copy()
+            outcomes = _outcomes(*_apply(state, self.pending, [0.0] * len(self.pending)))
         kept = [*self.recent, *outcomes]
         opens = np.array([o.open_ms for o in kept], dtype=np.int64)
         committed = np.arange(len(kept)) < len(kept) - len(outcomes)
@@ -248,7 +257,7 @@ class LevelsBook:
         self._queue.extend(
             (bar, placed, change) for (bar, placed), change in zip(bars, changes, strict=True)
         )
-        if len(self._queue) >= _QUEUE:
+        if len(self._queue) >= self.batch:
             self._flush()
 
     def _flush(self) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from heatmap_engine.levels import quality
 from heatmap_engine.levels.brackets import BracketTable, load_brackets
 from heatmap_engine.levels.grid import GridPlan, GridRecorder, build_profile
-from heatmap_engine.levels.layout import placements
+from heatmap_engine.levels.layout import CHUNK, placements
 from heatmap_engine.levels.live import LevelsBook
 from heatmap_engine.levels.model import assumptions, symbol_layout, tier_labels
 from heatmap_engine.levels.results import DataQuality, LevelsResult
@@ -58,8 +58,12 @@ def run_levels(
     )
     recorder = GridRecorder(plan, layout, span.in_range)
     book = LevelsBook(
-        layout, settings.levels_oi_gap_minutes * 60_000.0, recorder=recorder, keep_outcomes=0
-    )  # the recorder keeps the range's predictions
+        layout,
+        settings.levels_oi_gap_minutes * 60_000.0,
+        recorder=recorder,
+        keep_outcomes=0,  # the recorder keeps the range's predictions
+        batch=CHUNK,  # one call of the compiled loop per chunk of placements
+    )
     _feed(book, span.fed, span.readings, plan)
     final = book.finish(recorder) or book.state
     if final is None:
@@ -123,7 +127,11 @@ def _feed(book: LevelsBook, bars: Bars, readings: Readings, plan: GridPlan) -> N
     times, values = readings.time_ms.tolist(), readings.contracts.tolist()
     prices = bars.price_at(readings.time_ms).tolist()
     add_bar, add_reading = book.add_bar, book.add_open_interest
-    placed = placements(layout, bars.low, bars.high)
+    placed = (  # a chunk at a time, as the book applies them
+        p
+        for a in range(0, len(bars), CHUNK)
+        for p in placements(layout, bars.low[a : a + CHUNK], bars.high[a : a + CHUNK])
+    )
     r, count = 0, len(times)
     for bar, placement in zip(bars.bars(), placed, strict=True):
         while r < count and times[r] < bar.end_ms:
