@@ -66,6 +66,10 @@ class SqliteStore(StoreReads):
         # reader is opened (a dev server starts a thread per request)
         self._readers: dict[int, tuple[threading.Thread, sqlite3.Connection]] = {}
         self._readers_lock = threading.Lock()
+        # symbol -> commits of this store that added closed candles or open interest of it:
+        # readers caching results over those series (the estimated levels) key on it, so a
+        # backfill filling an older hole is seen although the newest stored time is the same
+        self._series_writes: dict[str, int] = {}
 
     def _connect(self, readonly: bool) -> sqlite3.Connection:
         if readonly:
@@ -160,7 +164,15 @@ class SqliteStore(StoreReads):
         except BaseException:
             self._rollback()
             raise
+        written = {c.symbol for c in candles if c.closed} | {o.symbol for _, o in open_interest}
+        for symbol in written:
+            self._series_writes[symbol] = self._series_writes.get(symbol, 0) + 1
         return inserted
+
+    def series_writes(self, symbol: str) -> int:
+        """Commits of this store (since it was opened) that added closed candles or open
+        interest of ``symbol``: moves with a backfill of an older hole as with a new bar."""
+        return self._series_writes.get(symbol, 0)
 
     def _rollback(self) -> None:
         """Undo an open transaction. SQLite has already rolled back by itself after some errors

@@ -7,8 +7,9 @@ so a run never has more than about 3,000 bars) and its open-interest readings (t
 open-interest poller stores while the service runs, ``heatmap_engine.levels.oi_poll``).
 
 Results are cached by (symbol, range, preset, at, data version), the data version being the
-newest stored candle and readings of the symbol and what its live book was fed: repeated calls
-between new bars cost three indexed ``MAX`` reads, and a new live-book version over the same
+newest stored candle and readings of the symbol, the store's writes of its series (so a
+backfill of an older hole is seen) and what its live book was fed: repeated calls between new
+bars cost three indexed ``MAX`` reads, and a new live-book version over the same
 stored data only swaps the profile in (no run). ``at`` None is the range ending at the newest
 closed bar. While the service runs, its refresher (``heatmap_engine.levels.refresher``) keeps
 the views read recently fresh in the background, and ``current`` lets the dashboard show a
@@ -187,12 +188,14 @@ class LevelsSource:
             raise LevelsInputError(str(exc)) from None
 
     def data_version(self, symbol: str) -> tuple[int | None, ...]:
-        """The newest stored candle and readings of ``symbol`` and what the live book was fed
-        (changes with every new bar)."""
+        """The newest stored candle and readings of ``symbol``, the store's writes of its
+        series (a backfill of an older hole moves them too) and what the live book was fed:
+        changes with every new bar."""
         store = self._require_store()
         return (
             store.last_time("candles", symbol, "1m"),
             *(store.last_time("open_interest", symbol, period) for period in OI_PERIODS),
+            store.series_writes(symbol),
             -1 if self.live is None else self.live.version(symbol),
         )
 

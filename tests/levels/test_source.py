@@ -40,6 +40,20 @@ def test_result_runs_over_the_store_and_is_cached_per_data_version(store, source
     assert source.runs == 2
 
 
+def test_a_backfill_of_an_older_hole_is_a_new_data_version(store, source):
+    # the newest stored candle and reading stay the same: only the store's writes say it
+    fill_store(store, "BTCUSDT", 1440, start=T0 + 1440 * MINUTE)
+    first = source.result("BTCUSDT", "24h", "all")
+    assert first.quality.warmup_hours == 0  # nothing stored before the range
+    newest = store.last_time("candles", "BTCUSDT", "1m")
+    fill_store(store, "BTCUSDT", 1440, seed=2)  # the day before, as a backfill stores it
+    assert store.last_time("candles", "BTCUSDT", "1m") == newest
+    again = source.result("BTCUSDT", "24h", "all")
+    assert source.runs == 2 and again.at_ms == first.at_ms
+    assert again.quality.warmup_hours > 20  # the backfilled day built the book before the range
+    assert source.result("BTCUSDT", "24h", "all") is again  # and cached again
+
+
 def test_long_ranges_run_on_coarser_bars_and_say_what_the_store_covers(store, source):
     fill_store(store, "BTCUSDT", 3 * 1440)
     result = source.result("BTCUSDT", "30d", "high")
