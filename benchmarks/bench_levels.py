@@ -45,6 +45,7 @@ from heatmap_engine.levels import (
     symbol_layout,
 )
 from heatmap_engine.levels.layout import placements
+from heatmap_engine.levels.tracker import LIVE_OUTCOMES
 
 MINUTE, FIVE = 60_000, 300_000
 START = 1_780_000_000_000 - 1_780_000_000_000 % 3_600_000
@@ -114,7 +115,9 @@ def warmed_books(count: int, settings: LevelsSettings) -> list[tuple[LevelsBook,
     table, out = load_brackets(), []
     for i in range(count):
         layout = symbol_layout(settings, "BTCUSDT" if i == 0 else f"SYM{i}USDT", table)[0]
-        book = LevelsBook(layout, settings.levels_oi_gap_minutes * MINUTE)
+        book = LevelsBook(
+            layout, settings.levels_oi_gap_minutes * MINUTE, keep_outcomes=LIVE_OUTCOMES
+        )
         day, oi = market(288, FIVE, seed=100 + i, price=float(10 ** (i % 5)))
         book.add_open_interest(START, float(oi.contracts[0]), float(day.open[0]))
         for bar, placed, t, v in zip(
@@ -179,7 +182,7 @@ def memory() -> None:
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
-    book = LevelsBook(layout, settings.levels_oi_gap_minutes * MINUTE)
+    book = LevelsBook(layout, settings.levels_oi_gap_minutes * MINUTE, keep_outcomes=LIVE_OUTCOMES)
     book.add_open_interest(START, float(readings.contracts[0]), float(bars.open[0]))
     for bar, p, t, v in zip(
         bars.bars(),

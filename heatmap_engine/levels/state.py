@@ -22,6 +22,7 @@ LONG, SHORT = 0, 1
 USD = 3  # the row of ``BookState.sides`` with the USD of the placed levels
 EMPTY = (2**62, -(2**62))  # (lowest, highest) bucket of a side without levels
 _GROW = 256  # buckets added beyond what a growth needs
+_FIT = 32  # buckets kept either side of the levels when a book's arrays are fitted to them
 
 
 class Bar(NamedTuple):
@@ -187,6 +188,25 @@ class BookState:
         stored[:, :, at] = self.stored
         self.k0, self.stored = k0, stored
         self.mids = _mids(self.layout.g, k0, end - k0)
+
+    def fit(self) -> bool:
+        """Shrink the arrays to the buckets the levels occupy and ``_FIT`` either side, when
+        they hold more than ``_GROW`` buckets beyond that (a seeded book starts at 1,024 and
+        grows by ``_GROW``; its levels span ~420): a book then costs ~45 KiB, not 80. The
+        buckets left out are empty, and every cell a bar can touch is reserved again before
+        it is applied (``book.apply_bars``), so it changes no number. True when it shrank."""
+        extent = self.bounds.tolist()
+        lo, hi = min(extent[0], extent[2]), max(extent[1], extent[3])
+        if hi < lo:
+            return False
+        k0 = max(self.k0, lo - _FIT)
+        end = min(self.k0 + self.size, hi + 1 + _FIT)
+        if self.size - (end - k0) <= _GROW:
+            return False
+        at = slice(k0 - self.k0, end - self.k0)
+        self.stored, self.mids = self.stored[:, :, at].copy(), self.mids[at].copy()
+        self.k0 = k0
+        return True
 
 
 def _mids(g: float, k0: int, size: int) -> np.ndarray:

@@ -38,6 +38,10 @@ from heatmap_engine.models import Candle, OpenInterest
 
 MINUTE_MS = 60_000
 RETRY_SEED_MS = 60_000  # wall time between two tries to seed a symbol from the store
+# outcomes a live book keeps for its snapshot: an hour of 1m bars (readers use the live book's
+# profile; a range's predicted liquidations come from a run over the store). 1,440 cost 56 KiB
+# a symbol, 32 MiB at 570 symbols
+LIVE_OUTCOMES = 60
 CandleReader = Callable[[str], tuple[Candle, ...]]
 
 
@@ -146,6 +150,8 @@ class LevelsTracker:
                     book.add_open_interest(item.time_ms, item.open_interest, price)
                     live.last_reading_ms = item.time_ms
                     self.readings_fed += 1
+            if book.state is not None:  # its arrays back to its levels' span (no number moves)
+                book.state.fit()
             self._serial += 1
             live.version = self._serial  # unique across rebuilt books (readers' cache keys)
         return unpriced
@@ -165,7 +171,7 @@ class LevelsTracker:
             return None
         self._seed_tried[symbol] = now
         layout, _ = symbol_layout(self.settings, symbol, self.table)
-        live = _Live(LevelsBook(layout, self.settings.levels_oi_gap_minutes * 60_000.0), -1, -1)
+        live = _Live(self._book(layout), -1, -1)
         if (store is None or not self._seed_from_store(store, symbol, live)) and not waiting:
             return None
         self._books[symbol] = live
@@ -189,11 +195,15 @@ class LevelsTracker:
         if not first or first[0].open_time_ms > started - HOUR_MS:
             return None
         layout = live.book.layout
-        fresh = _Live(LevelsBook(layout, self.settings.levels_oi_gap_minutes * 60_000.0), -1, -1)
+        fresh = _Live(self._book(layout), -1, -1)
         if not self._seed_from_store(store, symbol, fresh):
             return None
         self._books[symbol] = fresh
         return fresh
+
+    def _book(self, layout) -> LevelsBook:
+        gap_ms = self.settings.levels_oi_gap_minutes * 60_000.0
+        return LevelsBook(layout, gap_ms, keep_outcomes=LIVE_OUTCOMES)
 
     def _seed_from_store(self, store, symbol: str, live: _Live) -> bool:
         newest = store.last_time("candles", symbol, "1m")

@@ -60,3 +60,33 @@ def test_the_arrays_size_changes_no_number():
     for name in ("price_low", "price_high", "long_usd", "short_usd", "tier_long_usd",
                  "tier_short_usd", "cumulative_long_usd", "cumulative_short_usd"):  # fmt: skip
         assert np.array_equal(getattr(one, name), getattr(other, name), equal_nan=True), name
+
+
+def test_fitting_the_arrays_to_the_levels_changes_no_number():
+    bars = market()
+    plain, _ = run(bars, 0)
+    fitted, _ = run(bars[:300], 0)
+    state = fitted.state
+    size, (lo, usd) = state.size, state.tier_usd()
+    extent = state.extent
+    assert state.fit()  # the first array is far wider than ~300 quiet minutes of levels
+    assert state.size < size - 256
+    assert state.k0 <= min(extent[0], extent[2]) and state.k0 + state.size > max(
+        extent[1], extent[3]
+    )  # every occupied bucket kept
+    after_lo, after_usd = state.tier_usd()  # every level as it was, to the bit
+    assert after_lo == lo and np.array_equal(after_usd, usd) and not state.fit()  # once is enough
+    for i, bar in enumerate(bars[300:], start=300):  # the rest, the levels travelling far
+        fitted.add_bar(bar)
+        if i % 5 == 4:
+            fitted.add_open_interest(bar.end_ms, 1_000.0 * (1 + 0.05 * math.sin(i / 50)), bar.close)
+        if i % 100 == 0:
+            fitted.state.fit()
+    assert list(fitted.recent) == list(plain.recent)  # every bar's outcome, to the last bit
+    assert vars(fitted.state.ledger) == vars(plain.state.ledger)
+    for name in ("scale", "unknown", "placed", "usd", "extent"):
+        assert getattr(fitted.state, name) == getattr(plain.state, name), name
+    one, other = fitted.snapshot(4).profile, plain.snapshot(4).profile
+    for name in ("price_low", "price_high", "long_usd", "short_usd", "tier_long_usd",
+                 "tier_short_usd", "cumulative_long_usd", "cumulative_short_usd"):  # fmt: skip
+        assert np.array_equal(getattr(one, name), getattr(other, name), equal_nan=True), name
