@@ -29,7 +29,8 @@ MINUTE = 60_000
 
 def stored_day(path, now: int) -> dict[str, list[int]]:
     """Two days of candles per symbol and liquidations in and before the window; returns the
-    open times the engine should hold: the last 1,440 minutes before the start's minute."""
+    open times the engine should hold: the last three hours before the start's minute (the
+    page reads older ones from the store)."""
     store = SqliteStore(path)
     this_minute = now - now % MINUTE
     expected = {}
@@ -40,12 +41,12 @@ def stored_day(path, now: int) -> dict[str, list[int]]:
         liqs = [Liquidation("binance", symbol, "long", 9.0 + n, 1.0, 9.0 + n, now - i * 600_000,
                             now) for i in range(12)]  # fmt: skip
         store.write_batch(liqs, candles=candles)
-        expected[symbol] = opens[-1440:]
+        expected[symbol] = opens[-3 * 60 :]
     store.close()
     return expected
 
 
-def test_restart_serves_while_rebuilding_then_holds_the_stored_day(tmp_path):
+def test_restart_serves_while_rebuilding_then_holds_the_stored_hours(tmp_path):
     now = wall_clock_ms()
     expected = stored_day(tmp_path / "heatmap.sqlite3", now)
     with FakeBinance() as fake:
@@ -85,10 +86,10 @@ def test_restart_serves_while_rebuilding_then_holds_the_stored_day(tmp_path):
             wait_until(lambda: client.get("/api/health").json.get("history") == "ready")
             assert client.get("/api/stats").json["history"]["state"] == "ready"
             for symbol in SYMBOLS:
-                wait_until(lambda s=symbol: len(service.engine.state.recent_candles(s)) == 1440)
+                wait_until(lambda s=symbol: len(service.engine.state.recent_candles(s)) == 180)
                 held = service.engine.state.recent_candles(symbol)
                 assert [c.open_time_ms for c in held] == expected[symbol]
-            assert rebuild()["candles"] == 2 * 1440
+            assert rebuild()["candles"] == 2 * 180
         finally:
             gate.set()
             assert service.stop(5.0)
