@@ -151,6 +151,7 @@ def incremental(symbols: int) -> None:
         t = time.perf_counter()
         for book, bars in books:
             book.add_bar(bars[minute])
+            book.state.fit()  # as the live tracker does after each tick
         bar_ms.append((time.perf_counter() - t) * 1000)
         if (minute + 1) % 5 == 0:
             t = time.perf_counter()
@@ -195,6 +196,7 @@ def memory() -> None:
         book.add_open_interest(t, v, bar.close)
     del placed
     assert book.state is not None  # (reading it applies the committed bars: none queued)
+    book.state.fit()  # the arrays fitted to the levels' span, as the live tracker keeps them
     gc.collect()
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()
