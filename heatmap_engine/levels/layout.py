@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -189,7 +189,12 @@ def stack(placed: Sequence[Placement]) -> PlacementChunk:
 
 def placements(layout: Layout, low: np.ndarray, high: np.ndarray) -> list[Placement]:
     """The placement of every bar with these lows and highs (vectorised, in chunks)."""
-    out: list[Placement] = []
+    return list(iter_placements(layout, low, high))
+
+
+def iter_placements(layout: Layout, low: np.ndarray, high: np.ndarray) -> Iterator[Placement]:
+    """``placements``, computed a chunk (``CHUNK`` bars) at a time as they are taken: a run
+    over series holds one chunk's arrays at a time."""
     for a in range(0, len(low), CHUNK):
         lo, hi = np.log(low[a : a + CHUNK]), np.log(high[a : a + CHUNK])
         start, unit, count = rules.level_masses(lo, hi, layout.shifts, layout.widths, layout.g)
@@ -207,5 +212,4 @@ def placements(layout: Layout, low: np.ndarray, high: np.ndarray) -> list[Placem
             row_usd[:, j:].sum(axis=1),
             np.ascontiguousarray(ends, dtype=np.int64),
         )
-        out.extend(Placement(chunk, t) for t in range(len(start)))
-    return out
+        yield from (Placement(chunk, t) for t in range(len(start)))

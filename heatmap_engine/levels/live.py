@@ -203,10 +203,13 @@ class LevelsBook:
         if self.state is None:
             raise ValueError("no open-interest reading yet")
         if self._provisional is None:
-            state = self.state.copy()
-            outcomes = _outcomes(*_apply(state, self.pending, [0.0] * len(self.pending)))
-            self._provisional = (state, outcomes)
+            self._provisional = self._with_pending()
         return self._provisional
+
+    def _with_pending(self) -> tuple[BookState, list[BarOutcome]]:
+        """A copy of the committed book with the pending bars applied, and their outcomes."""
+        state = self.state.copy()
+        return state, _outcomes(*_apply(state, self.pending, [0.0] * len(self.pending)))
 
     def finish(self, recorder: Recorder) -> BookState | None:
         """Apply the pending bars to a copy as in ``provisional``, giving ``recorder`` their
@@ -227,8 +230,7 @@ class LevelsBook:
         elif not self.pending:  # the book itself (only read here)
             state, outcomes = self.state, []
         else:  # a copy with the pending bars, not kept: ~80 KiB a book, and a few bars to redo
-            state = self.state.copy()
-            outcomes = _outcomes(*_apply(state, self.pending, [0.0] * len(self.pending)))
+            state, outcomes = self._with_pending()
         kept = [*self.recent, *outcomes]
         opens = np.array([o.open_ms for o in kept], dtype=np.int64)
         committed = np.arange(len(kept)) < len(kept) - len(outcomes)

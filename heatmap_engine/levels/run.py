@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from heatmap_engine.levels import quality
 from heatmap_engine.levels.brackets import BracketTable, load_brackets
 from heatmap_engine.levels.grid import GridPlan, GridRecorder, build_profile
-from heatmap_engine.levels.layout import CHUNK, placements
+from heatmap_engine.levels.layout import CHUNK, iter_placements
 from heatmap_engine.levels.live import LevelsBook
 from heatmap_engine.levels.model import assumptions, symbol_layout, tier_labels
 from heatmap_engine.levels.results import DataQuality, LevelsResult
@@ -127,11 +127,7 @@ def _feed(book: LevelsBook, bars: Bars, readings: Readings, plan: GridPlan) -> N
     times, values = readings.time_ms.tolist(), readings.contracts.tolist()
     prices = bars.price_at(readings.time_ms).tolist()
     add_bar, add_reading = book.add_bar, book.add_open_interest
-    placed = (  # a chunk at a time, as the book applies them
-        p
-        for a in range(0, len(bars), CHUNK)
-        for p in placements(layout, bars.low[a : a + CHUNK], bars.high[a : a + CHUNK])
-    )
+    placed = iter_placements(layout, bars.low, bars.high)  # a chunk at a time, as applied
     r, count = 0, len(times)
     for bar, placement in zip(bars.bars(), placed, strict=True):
         while r < count and times[r] < bar.end_ms:
